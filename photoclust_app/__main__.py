@@ -1,0 +1,3 @@
+from photoclust_app.cli import main
+
+raise SystemExit(main())

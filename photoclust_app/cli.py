@@ -1,0 +1,293 @@
+"""`photoclust`: the window by default, subcommands for headless work.
+
+    photoclust [FOLDER]                        open the app (last folder when none given)
+    photoclust index|cluster|info|export|undo-export|bench|screenshot ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+
+SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "bench", "screenshot")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 4000x3000, not {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="photoclust", description="Group a photo folder by what the photos show.")
+    p.add_argument("--version", action="version", version=f"photoclust {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("index", help="find, decode and embed new or changed photos")
+    s.add_argument("folder")
+    s.add_argument("--model", default="clip", help="clip (default), clip:/path/to/weights, clip:ARCH/TAG, lite, tiny-test")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--workers", type=int, default=None, help="decode processes (default: by CPU count)")
+
+    s = sub.add_parser("cluster", help="group indexed photos (UMAP + HDBSCAN), lay out the map, suggest names")
+    s.add_argument("folder")
+    s.add_argument("--min-cluster-size", type=int, default=None, help="smallest group (default: from library size)")
+    s.add_argument("--min-samples", type=int, default=None)
+    s.add_argument("--no-names", action="store_true", help="skip suggested names (no model load)")
+
+    s = sub.add_parser("info", help="what the library holds")
+    s.add_argument("folder")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("export", help="one subfolder per cluster under DEST")
+    s.add_argument("folder")
+    s.add_argument("dest")
+    s.add_argument("--mode", default="copy", choices=["copy", "move", "symlink", "hardlink"])
+    s.add_argument("--dry-run", action="store_true", help="show what would be done; touch nothing")
+    s.add_argument("--include-unsorted", action="store_true")
+
+    s = sub.add_parser("undo-export", help="reverse an export from its manifest")
+    s.add_argument("manifest")
+
+    s = sub.add_parser("screenshot", help="render the main window on a library to a PNG")
+    s.add_argument("folder")
+    s.add_argument("out")
+    s.add_argument("--size", type=_size, default=(1400, 900))
+
+    b = sub.add_parser("bench", help="speed and quality benchmarks").add_subparsers(dest="bench", metavar="BENCH")
+    b.required = True
+    s = b.add_parser("quality", help="cluster a labelled set (one subfolder per class) and score it")
+    s.add_argument("dataset")
+    s.add_argument("--model", default="clip")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.add_argument("--json", action="store_true")
+    s = b.add_parser("index", help="decode / embed / index speed on synthetic camera-sized JPEGs")
+    s.add_argument("--n", type=int, default=200)
+    s.add_argument("--size", type=_size, default=(4000, 3000))
+    s.add_argument("--model", default="lite")
+    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--json", action="store_true")
+    s = b.add_parser("cluster", help="UMAP / HDBSCAN speed and memory on synthetic embeddings")
+    s.add_argument("--n", type=int, default=20000)
+    s.add_argument("--dim", type=int, default=512)
+    s.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is None and not any(a in ("-h", "--help", "--version") for a in argv) or (
+            first is not None and first not in SUBCOMMANDS):
+        return _run_gui(argv)
+    args = build_parser().parse_args(argv)
+    from .logging_setup import configure_logging
+
+    configure_logging(args.verbose)
+    from .core.errors import Cancelled, PhotoclustError
+
+    try:
+        return COMMANDS[args.command](args)
+    except Cancelled as err:
+        print(err, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nInterrupted; finished batches are kept. Run the same command again to continue.", file=sys.stderr)
+        return 130
+    except PhotoclustError as err:
+        print(f"photoclust: {err}", file=sys.stderr)
+        return 1
+
+
+def _run_gui(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="photoclust")
+    p.add_argument("folder", nargs="?")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args(argv)
+    from .logging_setup import configure_logging
+
+    configure_logging(args.verbose)
+    from .gui.app import run_app
+
+    return run_app(args.folder)
+
+
+def cmd_index(args) -> int:
+    from .core.index import index_folder
+    from .terminal_progress import TerminalProgress
+
+    bar = TerminalProgress()
+    report = index_folder(args.folder, model=args.model, device=args.device, batch_size=args.batch_size,
+                          workers=args.workers, progress=bar)
+    bar.finish()
+    if report.notice:
+        print(report.notice, file=sys.stderr)
+    print(f"{report.found} photos found: {report.new} new, {report.changed} changed, {report.moved} moved, "
+          f"{report.removed} removed, {report.unchanged} unchanged; {report.embedded} embedded with "
+          f"{report.model} in {report.seconds:.1f} s.")
+    if report.skipped:
+        print(f"{len(report.skipped)} skipped:")
+        for s in report.skipped:
+            print(f"  {_printable(s.relpath)}: {s.reason}")
+    return 0
+
+
+def cmd_cluster(args) -> int:
+    from .core.library import Library
+    from .core.organize import apply_clustering, compute_clustering, make_namer
+    from .terminal_progress import TerminalProgress
+
+    bar = TerminalProgress(unit="steps")
+    with Library.open(args.folder) as lib:
+        if not lib.count_embedded():
+            print("Nothing to cluster yet: run `photoclust index FOLDER` first.", file=sys.stderr)
+            return 1
+        namer = None if args.no_names else make_namer(lib.model)
+        plan = compute_clustering(lib, min_cluster_size=args.min_cluster_size, min_samples=args.min_samples,
+                                  namer=namer, progress=bar)
+        bar.finish()
+        summary = apply_clustering(lib, plan)
+        clusters = [c for c in lib.clusters() if c.size]
+    m = summary.metrics
+    print(f"{summary.n_clusters} clusters, {summary.unsorted} unsorted of {summary.n_photos} photos "
+          f"(noise {m.get('noise_fraction', 0):.1%}, silhouette {_num(m.get('silhouette'))}, "
+          f"Davies-Bouldin {_num(m.get('davies_bouldin'))}) in {summary.seconds:.1f} s.")
+    for c in clusters:
+        print(f"  #{c.id:<4} {c.size:>6}  {c.display_name}")
+    return 0
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _printable(path: str) -> str:
+    return path.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", "\\n")
+
+
+def info_dict(lib) -> dict:
+    skipped = lib.skipped()
+    clusters = [c for c in lib.clusters() if c.size]
+    last = lib.last_clustering()
+    return {
+        "folder": str(lib.folder),
+        "library_path": str(lib.path),
+        "model": lib.model,
+        "photos": lib.count_photos() + len(skipped),
+        "indexed": lib.count_embedded() if lib.model else 0,
+        "skipped": [{"path": _printable(s.relpath), "reason": s.reason} for s in skipped],
+        "clusters": [{"id": c.id, "name": c.display_name, "size": c.size, "user_named": c.user_named}
+                     for c in clusters],
+        "unsorted": lib.count_unsorted(),
+        "last_clustering": last,
+    }
+
+
+def cmd_info(args) -> int:
+    from .core.library import Library
+
+    with Library.open(args.folder, readonly=True) as lib:
+        info = info_dict(lib)
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    print(f"Library: {info['library_path']}")
+    print(f"Model:   {info['model'] or '(none yet)'}")
+    print(f"Photos:  {info['photos']} found, {info['indexed']} indexed, {len(info['skipped'])} skipped")
+    for s in info["skipped"]:
+        print(f"  skipped {s['path']}: {s['reason']}")
+    print(f"Clusters: {len(info['clusters'])}, unsorted: {info['unsorted']}")
+    for c in info["clusters"]:
+        print(f"  #{c['id']:<4} {c['size']:>6}  {c['name']}")
+    return 0
+
+
+def export_groups(lib, include_unsorted: bool) -> list[tuple[str, list[Path]]]:
+    groups = [(c.display_name, [lib.folder / p.relpath for p in map(lib.photo, lib.cluster_members(c.id))])
+              for c in lib.clusters() if c.size]
+    if include_unsorted:
+        unsorted = [lib.folder / lib.photo(pid).relpath for pid in lib.cluster_members(None)]
+        if unsorted:
+            groups.append(("Unsorted", unsorted))
+    return groups
+
+
+def cmd_export(args) -> int:
+    from .core.export import plan_export, run_export
+    from .core.library import Library
+    from .terminal_progress import TerminalProgress
+
+    # Read-only: exporting changes no library state, and works while another process indexes.
+    with Library.open(args.folder, readonly=True) as lib:
+        groups = export_groups(lib, args.include_unsorted)
+        folder = lib.folder
+    if not groups:
+        print("Nothing to export: no clusters yet (run `photoclust cluster FOLDER`).", file=sys.stderr)
+        return 1
+    plan = plan_export(groups, Path(args.dest), mode=args.mode, source_root=folder)
+    if args.dry_run:
+        print(f"Dry run: would {args.mode} {len(plan.items)} photos into {plan.dest}:")
+        for name, count in plan.folders:
+            print(f"  {count:>6}  {_printable(name)}/")
+        return 0
+    bar = TerminalProgress()
+    manifest = run_export(plan, progress=bar)
+    bar.finish()
+    print(manifest)
+    return 0
+
+
+def cmd_undo_export(args) -> int:
+    from .core.export import undo_export
+
+    report = undo_export(Path(args.manifest))
+    print(f"Undone: {report.removed} exported files removed, {report.restored} moved photos restored.")
+    for path, reason in report.refused:
+        print(f"  left alone {_printable(str(path))}: {reason}")
+    return 0 if not report.refused else 2
+
+
+def cmd_screenshot(args) -> int:
+    from .gui.screenshot import render_screenshot
+
+    render_screenshot(args.folder, args.out, size=args.size)
+    print(args.out)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .terminal_progress import TerminalProgress
+
+    bar = TerminalProgress(unit="items")
+    if args.bench == "quality":
+        from .core.bench.quality_bench import bench_quality
+
+        result = bench_quality(args.dataset, model=args.model, device=args.device, progress=bar)
+    elif args.bench == "index":
+        from .core.bench.index_bench import bench_index
+
+        result = bench_index(n=args.n, size=args.size, model=args.model, workers=args.workers,
+                             batch_size=args.batch_size, progress=bar)
+    else:
+        from .core.bench.cluster_bench import bench_cluster
+
+        result = bench_cluster(n=args.n, dim=args.dim, progress=bar)
+    bar.finish()
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        for key, value in result.items():
+            print(f"{key:>22}: {value:.4g}" if isinstance(value, float) else f"{key:>22}: {value}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
+            "undo-export": cmd_undo_export, "bench": cmd_bench, "screenshot": cmd_screenshot}

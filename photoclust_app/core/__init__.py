@@ -1,0 +1,1 @@
+"""Qt-free core: scan, decode, embed, library, cluster, layout, organize, export, bench."""

@@ -1,0 +1,1 @@
+"""Benchmarks behind `photoclust bench ...`: speed and quality figures, never timed unit tests."""

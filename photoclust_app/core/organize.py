@@ -1,0 +1,262 @@
+"""Turn a clustering into named clusters with identity that survives re-clustering.
+
+Computing (UMAP, HDBSCAN, layout, names) is separate from applying, so a GUI can compute
+in a worker and apply in one short transaction; a kill mid-way leaves the previous
+clustering intact. Applying matches old clusters to new ones by member overlap: a matched
+cluster keeps its id and the user's name, and photos placed by hand stay where they are.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .errors import PhotoclustError
+from .library import Library
+from .progress import CancelFn, ProgressFn, check_cancel, no_progress
+
+log = logging.getLogger(__name__)
+
+Namer = Callable[[np.ndarray], list[str]]
+N_REPRESENTATIVES = 9
+# An old cluster and a new one are "the same" when they share at least this share of the smaller.
+MATCH_OVERLAP = 0.5
+
+
+@dataclass
+class ClusteringPlan:
+    """A computed clustering, not yet written. labels index photo_ids; -1 is Unsorted."""
+
+    model: str
+    photo_ids: np.ndarray
+    labels: np.ndarray
+    probabilities: np.ndarray
+    representatives: dict[int, list[int]]  # label -> photo ids, medoid first
+    names: dict[int, str]                  # label -> suggested name
+    params: dict
+    metrics: dict
+    xy: np.ndarray | None = None
+    scope: int | None = None               # None: whole library; else the cluster being split
+    seconds: float = 0.0
+
+
+@dataclass
+class ClusteringSummary:
+    n_photos: int
+    n_clusters: int
+    unsorted: int
+    metrics: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def make_namer(model: str | None, device: str = "auto") -> Namer | None:
+    """Suggested names from the embedder the vectors came from (zero-shot or ImageNet labels)."""
+    if not model:
+        return None
+
+    def namer(centroids: np.ndarray) -> list[str]:
+        from .embed import create_embedder
+
+        try:
+            embedder = create_embedder(model, device, fallback=False)
+            described = embedder.describe(centroids, top=1)
+        except PhotoclustError as err:
+            log.warning("No suggested names: %s", err)
+            return [""] * len(centroids)
+        return [d[0][0] if d else "" for d in described]
+
+    return namer
+
+
+def needs_clustering(lib: Library) -> bool:
+    """True when some embedded photo has never been clustered (or nothing was clustered yet)."""
+    if lib.last_clustering() is None:
+        return lib.count_embedded() > 0
+    row = lib.conn.execute(
+        "SELECT 1 FROM embeddings e WHERE e.model=? AND NOT EXISTS"
+        " (SELECT 1 FROM assignments a WHERE a.photo_id=e.photo_id) LIMIT 1", (lib.model,)).fetchone()
+    return row is not None
+
+
+def compute_clustering(lib: Library, *, min_cluster_size: int | None = None, min_samples: int | None = None,
+                       layout: bool = True, namer: Namer | None = None, seed: int = 42,
+                       progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> ClusteringPlan:
+    """Cluster every photo embedded with the library's model. Writes nothing."""
+    ids, vectors = lib.embedding_matrix()
+    return _compute(lib.model or "", ids, vectors, min_cluster_size=min_cluster_size, min_samples=min_samples,
+                    layout=layout, namer=namer, seed=seed, progress=progress, cancel=cancel)
+
+
+def compute_split(lib: Library, cluster_id: int, *, namer: Namer | None = None, seed: int = 42,
+                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> ClusteringPlan:
+    """Re-cluster one cluster's members on their own (finer than the library-wide run)."""
+    members = set(lib.cluster_members(cluster_id))
+    ids, vectors = lib.embedding_matrix()
+    keep = np.isin(ids, np.fromiter(members, dtype=np.int64, count=len(members)))
+    from .cluster import default_min_cluster_size
+
+    n = int(keep.sum())
+    # Finer than the library default: the user asked for this cluster to come apart.
+    mcs = max(2, default_min_cluster_size(n) // 2) if n else 2
+    plan = _compute(lib.model or "", ids[keep], vectors[keep], min_cluster_size=mcs, min_samples=None,
+                    layout=False, namer=namer, seed=seed, progress=progress, cancel=cancel)
+    plan.scope = cluster_id
+    return plan
+
+
+def _compute(model, ids, vectors, *, min_cluster_size, min_samples, layout, namer, seed, progress, cancel):
+    from .cluster import cluster_vectors
+    from .representatives import medoids
+
+    progress = progress or no_progress
+    t0 = time.perf_counter()
+    result = cluster_vectors(vectors, min_cluster_size=min_cluster_size, min_samples=min_samples, seed=seed,
+                             progress=progress, cancel=cancel)
+    check_cancel(cancel)
+    labels = np.asarray(result.labels, dtype=np.int64)
+    reps_rows = medoids(vectors, labels, k=N_REPRESENTATIVES) if len(ids) else {}
+    reps = {int(lab): [int(ids[r]) for r in rows] for lab, rows in reps_rows.items()}
+    xy = None
+    if layout:
+        from .layout import layout_2d
+
+        xy = layout_2d(vectors, seed=seed, progress=progress, cancel=cancel)
+        check_cancel(cancel)
+    names = _suggest_names(vectors, labels, namer)
+    return ClusteringPlan(model=model, photo_ids=np.asarray(ids, dtype=np.int64), labels=labels,
+                          probabilities=np.asarray(result.probabilities, dtype=np.float32),
+                          representatives=reps, names=names, params=dict(result.params),
+                          metrics=dict(result.metrics), xy=xy, seconds=time.perf_counter() - t0)
+
+
+def _suggest_names(vectors: np.ndarray, labels: np.ndarray, namer: Namer | None) -> dict[int, str]:
+    present = sorted(int(x) for x in np.unique(labels) if x >= 0)
+    if not present or namer is None:
+        return {lab: "" for lab in present}
+    centroids = np.stack([vectors[labels == lab].mean(axis=0) for lab in present])
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    raw = namer(centroids)
+    names, seen = {}, {}
+    for lab, name in zip(present, raw):
+        name = (name or "").strip()
+        if name:
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > 1:
+                name = f"{name} ({seen[name]})"
+        names[lab] = name
+    return names
+
+
+def _match(old: dict[int, set[int]], new: dict[int, set[int]]) -> dict[int, int]:
+    """new label -> old cluster id, greedily by overlap; each side used at most once."""
+    pairs = []
+    for cid, members in old.items():
+        for lab, group in new.items():
+            inter = len(members & group)
+            if inter and inter >= MATCH_OVERLAP * min(len(members), len(group)):
+                pairs.append((inter, -cid, lab, cid))
+    pairs.sort(reverse=True)
+    used_old, out = set(), {}
+    for _, _, lab, cid in pairs:
+        if lab not in out and cid not in used_old:
+            out[lab] = cid
+            used_old.add(cid)
+    return out
+
+
+def apply_clustering(lib: Library, plan: ClusteringPlan) -> ClusteringSummary:
+    """Write a whole-library plan in one transaction, keeping identity, names and hand placements."""
+    if plan.scope is not None:
+        raise ValueError("apply_split applies a split plan")
+    now = time.time()
+    with lib.transaction() as c:
+        manual = {r[0] for r in c.execute("SELECT photo_id FROM assignments WHERE manual=1")}
+        old: dict[int, set[int]] = {cid: set() for (cid,) in c.execute("SELECT id FROM clusters")}
+        for pid, cid in c.execute("SELECT photo_id, cluster_id FROM assignments WHERE cluster_id IS NOT NULL"):
+            old[cid].add(pid)
+        new: dict[int, set[int]] = {}
+        for pid, lab in zip(plan.photo_ids.tolist(), plan.labels.tolist()):
+            if lab >= 0 and pid not in manual:
+                new.setdefault(lab, set()).add(pid)
+        matched = _match(old, new)
+        label_to_cid: dict[int, int] = {}
+        for lab in sorted(new, key=lambda k: -len(new[k])):
+            suggested = plan.names.get(lab, "")
+            if lab in matched:
+                cid = matched[lab]
+                c.execute("UPDATE clusters SET suggested_name=? WHERE id=?", (suggested, cid))
+            else:
+                cid = c.execute("INSERT INTO clusters(name, suggested_name, user_named, created_at) VALUES('',?,0,?)",
+                                (suggested, now)).lastrowid
+            label_to_cid[lab] = cid
+        kept = set(label_to_cid.values())
+        has_manual = {cid for (cid,) in c.execute(
+            "SELECT DISTINCT cluster_id FROM assignments WHERE manual=1 AND cluster_id IS NOT NULL")}
+        for cid in old:
+            if cid not in kept and cid not in has_manual:
+                c.execute("DELETE FROM clusters WHERE id=?", (cid,))
+        rows = [(pid, label_to_cid.get(lab), float(p), 0)
+                for pid, lab, p in zip(plan.photo_ids.tolist(), plan.labels.tolist(), plan.probabilities.tolist())
+                if pid not in manual]
+        c.executemany("INSERT OR REPLACE INTO assignments(photo_id, cluster_id, probability, manual) VALUES(?,?,?,?)",
+                      rows)
+        for lab, cid in label_to_cid.items():
+            _write_reps(c, cid, plan.representatives.get(lab, []))
+        if plan.xy is not None:
+            c.execute("DELETE FROM layout")
+            c.executemany("INSERT INTO layout(photo_id, x, y) VALUES(?,?,?)",
+                          [(int(p), float(x), float(y)) for p, (x, y) in zip(plan.photo_ids, plan.xy)])
+        lib.record_clustering(plan.model, len(plan.photo_ids), plan.params, plan.metrics)
+    return summarize(lib, plan)
+
+
+def apply_split(lib: Library, plan: ClusteringPlan) -> list[int]:
+    """Write a split: the largest part keeps the cluster (id, name); each other part is a new
+    cluster. Photos the split calls noise stay in the original cluster: splitting never evicts."""
+    if plan.scope is None:
+        raise ValueError("apply_clustering applies a whole-library plan")
+    parts = [int(x) for x in np.unique(plan.labels) if x >= 0]
+    if len(parts) < 2:
+        raise PhotoclustError("This cluster cannot be split further: its photos look too much alike.")
+    sizes = {lab: int((plan.labels == lab).sum()) for lab in parts}
+    keep_label = max(parts, key=lambda lab: (sizes[lab], -lab))
+    new_ids = []
+    now = time.time()
+    with lib.transaction() as c:
+        for lab in sorted(parts, key=lambda k: -sizes[k]):
+            if lab == keep_label:
+                cid = plan.scope
+            else:
+                cid = c.execute("INSERT INTO clusters(name, suggested_name, user_named, created_at) VALUES('',?,0,?)",
+                                (plan.names.get(lab, ""), now)).lastrowid
+                new_ids.append(cid)
+                members = plan.photo_ids[plan.labels == lab]
+                c.executemany("UPDATE assignments SET cluster_id=?, manual=0 WHERE photo_id=?",
+                              [(cid, int(p)) for p in members])
+            _write_reps(c, cid, plan.representatives.get(lab, []))
+    return new_ids
+
+
+def _write_reps(c, cid: int, photo_ids: list[int]) -> None:
+    c.execute("DELETE FROM representatives WHERE cluster_id=?", (cid,))
+    c.executemany("INSERT INTO representatives(cluster_id, rank, photo_id) VALUES(?,?,?)",
+                  [(cid, i, int(p)) for i, p in enumerate(photo_ids)])
+
+
+def summarize(lib: Library, plan: ClusteringPlan | None = None) -> ClusteringSummary:
+    clusters = [c for c in lib.clusters() if c.size > 0]
+    return ClusteringSummary(
+        n_photos=lib.count_photos(), n_clusters=len(clusters), unsorted=lib.count_unsorted(),
+        metrics=dict(plan.metrics) if plan else {}, params=dict(plan.params) if plan else {},
+        seconds=plan.seconds if plan else 0.0)
+
+
+def recluster_library(lib: Library, **kw) -> ClusteringSummary:
+    """compute_clustering + apply_clustering, names from the library's model unless given."""
+    if "namer" not in kw:
+        kw["namer"] = make_namer(lib.model)
+    return apply_clustering(lib, compute_clustering(lib, **kw))

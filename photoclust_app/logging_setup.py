@@ -1,0 +1,39 @@
+"""One logging configuration at start-up: warnings to stderr, everything to a log file."""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+from pathlib import Path
+
+
+def log_file_path() -> Path:
+    from platformdirs import user_log_dir
+
+    return Path(os.environ.get("PHOTOCLUST_LOG_DIR") or user_log_dir("photoclust")) / "photoclust.log"
+
+
+def configure_logging(verbose: bool = False) -> Path | None:
+    """Idempotent. Returns the log file, or None when it cannot be written (logging to stderr only)."""
+    root = logging.getLogger()
+    if getattr(root, "_photoclust_configured", False):
+        return getattr(root, "_photoclust_log_file", None)
+    root.setLevel(logging.DEBUG)
+    console = logging.StreamHandler()
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(console)
+    path: Path | None = log_file_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s: %(message)s"))
+        root.addHandler(handler)
+    except OSError:
+        path = None
+    for noisy in ("numba", "PIL", "matplotlib", "urllib3", "httpx", "filelock", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    root._photoclust_configured = True  # type: ignore[attr-defined]
+    root._photoclust_log_file = path  # type: ignore[attr-defined]
+    return path
