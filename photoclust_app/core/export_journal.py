@@ -9,6 +9,9 @@ Line kinds (each a JSON object with "type"):
            status "done":     the item is complete
   end      {status: complete | cancelled | failed, done, error?}
   undo     {restored, removed, refused}   appended by an undo that had to leave things
+  adopt    {path?, marker?}       appended by the undo of an earlier export into the same
+           folder: this export now owns a folder (or the marker) that one made but could
+           not remove because this export's files are in it
 Every "item" line is fsynced before the next step, so after a crash, a full disk or a
 power cut the manifest still says exactly what was done; a torn last line is ignored.
 """
@@ -87,6 +90,7 @@ class Manifest:
     path: Path
     header: dict
     created_dirs: list[Path] = field(default_factory=list)
+    owns_marker: bool = False
     items: dict[int, ItemState] = field(default_factory=dict)
     end: dict | None = None
 
@@ -102,6 +106,14 @@ class Manifest:
     def done(self) -> list[ItemState]:
         """Completed items, in the order they were done."""
         return [s for s in self.items.values() if s.status == "done"]
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append one line to a finished manifest (undo results, adoptions)."""
+    with open(path, "a", encoding="ascii") as f:
+        f.write(json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -122,12 +134,14 @@ def read_manifest(path: Path) -> Manifest:
             records.append(rec)
     if not records or records[0].get("type") != "header" or records[0].get("version") != VERSION:
         raise ExportConflict(f"{path.name} is not a photoclust export manifest this version can read.")
-    m = Manifest(path=path, header=records[0])
+    m = Manifest(path=path, header=records[0], owns_marker=bool(records[0].get("marker_created")))
     for rec in records[1:]:
         kind = rec.get("type")
         try:
-            if kind == "mkdir":
+            if kind == "mkdir" or (kind == "adopt" and "path" in rec):
                 m.created_dirs.append(Path(rec["path"]))
+            elif kind == "adopt" and rec.get("marker"):
+                m.owns_marker = True
             elif kind in ("begin", "item"):
                 i = int(rec["i"])
                 st = m.items.setdefault(i, ItemState(i, Path(rec["src"]), Path(rec["dst"])))

@@ -129,8 +129,12 @@ class _Run:
         if folder in self.made or folder.is_dir():
             return
         os.mkdir(folder)
+        try:
+            self.journal.write({"type": "mkdir", "path": str(folder)})
+        except OSError:
+            os.rmdir(folder)   # unrecorded folders would outlive undo
+            raise
         self.made.add(folder)
-        self.journal.write({"type": "mkdir", "path": str(folder)})
         fs.fsync_dir(self.dest)
 
     def begin(self, i: int, src: Path, dst: Path) -> None:
@@ -159,7 +163,6 @@ class _Run:
 
     def copy_to(self, i, src, dst) -> tuple[Path, int, str]:
         tmp = dst.parent / fs.tmp_name(self.token, str(i))
-        self.begin(i, src, dst)
         size, digest = fs.verified_copy(src, tmp)
         try:
             dst = self.place(i, src, dst, lambda c: fs.publish(tmp, c))

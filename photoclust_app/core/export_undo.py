@@ -8,14 +8,15 @@ idempotent: running it again after a refusal is fixed, or after a crash, finishe
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import export_fs as fs
-from .export_journal import MANIFEST_PREFIX, MANIFEST_SUFFIX, ItemState, Manifest, read_manifest
+from .errors import ExportConflict
+from .export_journal import (MANIFEST_PREFIX, MANIFEST_SUFFIX, ItemState, Manifest, append_record,
+                             read_manifest)
 from .export_plan import EXPORT_MARKER
 from .progress import ProgressFn, no_progress
 
@@ -88,6 +89,7 @@ class _Undo:
         self.remove(dst)
 
     def move(self, src, dst, rec, st) -> None:
+        fs.remove_quietly(src.parent / fs.tmp_name(self.token, f"undo-{st.i}"))  # from a crashed undo
         if rec is None:   # interrupted before the copy was verified: the source was never removed
             if os.path.lexists(dst) and fs.files_identical(src, dst):
                 self.remove(dst)
@@ -134,25 +136,50 @@ class _Undo:
                 continue
             for tmp in folder.glob(pattern) if folder.is_dir() else ():
                 fs.remove_quietly(tmp)
+        others = self.other_manifests()
         for d in reversed(self.m.created_dirs):
             if d.parent == self.m.dest:
                 try:
                     os.rmdir(d)
                 except OSError:
-                    pass
+                    self.hand_over(others, d)
+
+    def other_manifests(self) -> list[Manifest]:
+        """Other exports into the same folder (unreadable ones are skipped)."""
+        out = []
+        for p in self.m.dest.glob(f"{MANIFEST_PREFIX}*{MANIFEST_SUFFIX}"):
+            if p != self.m.path:
+                try:
+                    out.append(read_manifest(p))
+                except ExportConflict:
+                    log.warning("ignoring unreadable manifest %s", p)
+        return out
+
+    def hand_over(self, others: list[Manifest], d: Path | None) -> None:
+        """A folder (or, d None, the marker) this export made is still in use by a later
+        export: make that export responsible for removing it when it is undone."""
+        for o in others:
+            if o.dest != self.m.dest:
+                continue
+            if d is None:
+                append_record(o.path, {"type": "adopt", "marker": True})
+            elif str(d) in o.header.get("folders", []):
+                append_record(o.path, {"type": "adopt", "path": str(d)})
 
     def finish(self) -> None:
         dest, h = self.m.dest, self.m.header
         if self.report.refused:
-            rec = {"type": "undo", "restored": self.report.restored, "removed": self.report.removed,
-                   "refused": [[str(p), r] for p, r in self.report.refused]}
-            with open(self.m.path, "a", encoding="ascii") as f:
-                f.write(json.dumps(rec) + "\n")
+            append_record(self.m.path, {
+                "type": "undo", "restored": self.report.restored, "removed": self.report.removed,
+                "refused": [[str(p), r] for p, r in self.report.refused]})
             return
         os.unlink(self.m.path)
-        others = list(dest.glob(f"{MANIFEST_PREFIX}*{MANIFEST_SUFFIX}"))
-        if h.get("marker_created") and not others:
-            fs.remove_quietly(dest / EXPORT_MARKER)
+        if self.m.owns_marker:
+            others = [o for o in self.other_manifests() if o.dest == dest]
+            if others:
+                self.hand_over(others[:1], None)
+            else:
+                fs.remove_quietly(dest / EXPORT_MARKER)
         if h.get("dest_created"):
             try:
                 os.rmdir(dest)
