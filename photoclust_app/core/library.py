@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .errors import LibraryError, LibraryLocked
-from .library_schema import migrate
+from .library_schema import check_readable, migrate
 from .records import Cluster, Photo, PhotoMeta, PhotoRecord, Skip
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,11 @@ class Library:
             if not path.exists():
                 raise LibraryError(f"{folder} has not been indexed yet (no library at {path}).")
             conn = cls._connect(path, readonly=True)
+            try:
+                check_readable(conn, f"{folder} has not been indexed yet (its library at {path} is empty).")
+            except BaseException:
+                conn.close()
+                raise
             return cls(folder, path, conn, None)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock_fd = cls._lock(path)

@@ -80,16 +80,34 @@ CREATE TABLE clusterings(
 MIGRATIONS: list[str] = [_V1]
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema to SCHEMA_VERSION, one transaction per step."""
+def _newer(version: int) -> Exception:
+    from .errors import LibraryError
+
+    return LibraryError(
+        f"This library was written by a newer photoclust (schema {version}); "
+        f"this version reads schema {SCHEMA_VERSION} at most. Please upgrade photoclust."
+    )
+
+
+def check_readable(conn: sqlite3.Connection, empty_message: str) -> None:
+    """A read-only open cannot migrate: refuse a library whose creation never finished (a
+    writer killed before its first commit leaves schema 0, i.e. no tables) or of another schema."""
     from .errors import LibraryError
 
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0:
+        raise LibraryError(empty_message)
     if version > SCHEMA_VERSION:
-        raise LibraryError(
-            f"This library was written by a newer photoclust (schema {version}); "
-            f"this version reads schema {SCHEMA_VERSION} at most. Please upgrade photoclust."
-        )
+        raise _newer(version)
+    if version < SCHEMA_VERSION:
+        raise LibraryError("This library was written by an older photoclust; index the folder once to upgrade it.")
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to SCHEMA_VERSION, one transaction per step."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise _newer(version)
     for step in range(version, SCHEMA_VERSION):
         try:
             conn.executescript(

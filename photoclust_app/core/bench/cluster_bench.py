@@ -1,0 +1,155 @@
+"""`photoclust bench cluster`: speed, peak memory and quality of the clustering stage.
+
+Runs the public entry points (cluster_vectors, layout_2d) on synthetic clustered embeddings
+and times each stage from their progress reports. JIT compilation is paid once up front
+(``jit_warmup_s``) so the stage timings are those of a warmed-up app. Peak memory is sampled
+from the process RSS in a thread every 20 ms: tracemalloc and ru_maxrss deltas miss
+numba/C allocations or report a peak reached before the benchmark started.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+
+from ..progress import ProgressFn, no_progress
+
+log = logging.getLogger(__name__)
+
+
+def synthetic_embeddings(n: int, dim: int, seed: int = 0, n_blobs: int = 50,
+                         noise_share: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors from ~50 anisotropic gaussian blobs of log-normal sizes, grouped into
+    10 families of related blobs (like dog breeds vs cars), plus uniform noise on the sphere.
+
+    Returns (vectors float32 (n, dim), truth int64 (n,) with -1 for the noise points).
+    """
+    rng = np.random.default_rng(seed)
+    n_noise = int(round(n * noise_share))
+    weights = rng.lognormal(0.0, 0.8, n_blobs)
+    sizes = rng.multinomial(n - n_noise, weights / weights.sum())
+    families = _unit(rng.normal(size=(10, dim)))
+    shared = _unit(rng.normal(size=dim))  # real embeddings share a common direction
+    X = np.empty((n, dim), dtype=np.float32)
+    truth = np.full(n, -1, dtype=np.int64)
+    start = 0
+    for b, size in enumerate(sizes):
+        centre = _unit(1.2 * shared + families[b % 10] + 0.8 * _unit(rng.normal(size=dim)))
+        rank = 8
+        axes = rng.normal(size=(rank, dim)) / np.sqrt(dim)
+        scales = rng.uniform(0.1, 0.45, rank)
+        pts = centre + (rng.normal(size=(size, rank)) * scales) @ axes
+        pts += rng.normal(scale=0.25 / np.sqrt(dim), size=(size, dim))
+        X[start:start + size] = pts
+        truth[start:start + size] = b
+        start += size
+    X[start:] = rng.normal(size=(n - start, dim))
+    order = rng.permutation(n)
+    return _unit(X[order]).astype(np.float32), truth[order]
+
+
+def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: ProgressFn | None = None) -> dict:
+    """Time UMAP n-D, HDBSCAN (+ noise absorption), UMAP 2-D on n synthetic embeddings."""
+    from ..cluster import cluster_vectors
+    from ..layout import layout_2d
+    from ..numba_cache import warm_up
+
+    progress = progress or no_progress
+    progress(0, 4, "generate")
+    X, truth = synthetic_embeddings(n, dim, seed)
+    progress(1, 4, "generate")
+    jit_s = warm_up()
+    marks: dict[str, float] = {}
+
+    def mark(done: int, total: int, stage: str) -> None:
+        marks.setdefault(f"{stage}:{'end' if done >= total else 'start'}", time.perf_counter())
+        progress(2 if stage == "layout" else 1, 4, stage)
+
+    with RssSampler() as rss:
+        t0 = time.perf_counter()
+        result = cluster_vectors(X, seed=seed, progress=mark)
+        t1 = time.perf_counter()
+        layout_2d(X, seed=seed, progress=mark)
+        t2 = time.perf_counter()
+    progress(4, 4, "done")
+    out = {
+        "n": n, "dim": dim, "seed": seed,
+        "jit_warmup_s": round(jit_s, 2),
+        "umap_nd_s": round(marks["reduce:end"] - marks["reduce:start"], 2),
+        "hdbscan_s": round(marks["cluster:end"] - marks["cluster:start"], 2),
+        "cluster_total_s": round(t1 - t0, 2),
+        "umap_2d_s": round(t2 - t1, 2),
+        "rss_before_mb": rss.before_mb, "peak_rss_mb": rss.peak_mb,
+        "peak_rss_source": rss.source,
+        "n_clusters": result.metrics["n_clusters"], "true_clusters": int(truth.max()) + 1,
+        "noise_fraction": round(result.metrics["noise_fraction"], 4),
+        "true_noise_fraction": round(float((truth < 0).mean()), 4),
+        "min_cluster_size": result.params["min_cluster_size"],
+        "min_samples": result.params["min_samples"],
+    }
+    try:
+        from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+        out["nmi"] = round(float(normalized_mutual_info_score(truth, result.labels)), 4)
+        out["ari"] = round(float(adjusted_rand_score(truth, result.labels)), 4)
+    except ImportError:  # pragma: no cover
+        pass
+    log.info("bench_cluster %s", out)
+    return out
+
+
+class RssSampler:
+    """Peak resident set size of this process while the block runs (MB)."""
+
+    def __init__(self, interval: float = 0.02):
+        self.interval = interval
+        self.before_mb = self.peak_mb = 0.0
+        self.source = "proc" if os.path.exists("/proc/self/statm") else "psutil"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "RssSampler":
+        self.before_mb = self.peak_mb = self._rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = round(max(self.peak_mb, self._rss_mb()), 1)
+        self.before_mb = round(self.before_mb, 1)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_mb = max(self.peak_mb, self._rss_mb())
+
+    def _rss_mb(self) -> float:
+        if self.source == "proc":
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        try:
+            import psutil
+
+            return psutil.Process().memory_info().rss / 2**20
+        except ImportError:  # last resort: lifetime peak, may predate the block
+            import resource  # POSIX only
+
+            self.source = "ru_maxrss"
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.linalg.norm(a, axis=-1, keepdims=True)
+
+
+if __name__ == "__main__":  # python -m photoclust_app.core.bench.cluster_bench [n] [dim]
+    import json
+
+    logging.basicConfig(level=logging.INFO)
+    args = [int(a) for a in sys.argv[1:3]]
+    print(json.dumps(bench_cluster(*args), indent=1))

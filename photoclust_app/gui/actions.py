@@ -1,0 +1,278 @@
+"""Menus, toolbar, shortcuts and the edit commands behind them, for the main window.
+
+Every edit goes to the window's Session (which saves it and records the undo); this module
+only decides what the user pointed at.
+"""
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMenu, QSlider, QToolBar
+
+from . import jobs
+from .desktop import open_file, show_in_folder
+
+log = logging.getLogger(__name__)
+
+GRANULARITY_RANGE = (2, 100)
+
+
+class WindowActions:
+    def __init__(self, win):
+        self.win = win
+        self._granularity_timer = QTimer(win)
+        self._granularity_timer.setSingleShot(True)
+        self._granularity_timer.setInterval(700)
+        self._granularity_timer.timeout.connect(self.recluster)
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        win.grid_view.contextMenuRequested.connect(self.grid_context_menu)
+        win.grid_view.doubleClicked.connect(lambda idx: self.open_photos())
+        win.cluster_view.dissolveRequested.connect(self.dissolve)
+        win.cluster_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        win.cluster_view.customContextMenuRequested.connect(self.cluster_context_menu)
+        self.update()
+
+    def _act(self, text, slot, shortcut=None, tip=None) -> QAction:
+        a = QAction(text, self.win)
+        if shortcut is not None:
+            a.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(lambda checked=False: slot())
+        return a
+
+    def _build_actions(self) -> None:
+        K = QKeySequence
+        self.open = self._act("&Open Folder\u2026", self.choose_folder, K.StandardKey.Open)
+        self.reindex = self._act("Re&index Folder", self.win.reindex, tip="Look for new or changed photos")
+        self.export = self._act("&Export\u2026", self.show_export, "Ctrl+E", "Copy or move photos into one folder per cluster")
+        self.settings = self._act("&Settings\u2026", self.show_settings, K.StandardKey.Preferences)
+        self.quit = self._act("&Quit", self.win.close, K.StandardKey.Quit)
+        self.undo = self._act("&Undo", self._undo, K.StandardKey.Undo)
+        self.redo = self._act("&Redo", self._redo, [K("Ctrl+Shift+Z"), K("Ctrl+Y")])
+        self.rename = self._act("&Rename Cluster", self.rename_cluster, "F2")
+        self.rename.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # F2 belongs to the list
+        self.win.cluster_view.addAction(self.rename)
+        self.dissolve_action = self.win.cluster_view.dissolve_action
+        self.new_cluster = self._act("&New Cluster from Selection", self.new_cluster_from_selection, "Ctrl+N")
+        self.move_to = self._act("&Move to Cluster\u2026", self.move_to_cluster, "Ctrl+M")
+        self.show_folder = self._act("Show in &Folder", self.show_in_folder)
+        self.open_photo = self._act("&Open in Viewer", self.open_photos)
+        self.split = self._act("&Split Cluster", self.split_cluster, "Ctrl+Shift+S",
+                               "Re-cluster the selected cluster on its own")
+        self.recluster_now = self._act("Re-&cluster Library", self.recluster)
+        self.filter = self._act("&Filter Clusters", self.focus_filter, K.StandardKey.Find)
+        self.cancel = self._act("&Cancel Task", self.win.runner.cancel)
+        self.skipped = self._act("Skipped &Files\u2026", self.win.skipped_button.show_dialog)
+
+    def _build_menus(self) -> None:
+        mb = self.win.menuBar()
+        m = mb.addMenu("&File")
+        for a in (self.open, self.reindex, None, self.export, None, self.skipped, self.settings, None, self.quit):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&Edit")
+        for a in (self.undo, self.redo, None, self.rename, self.dissolve_action, self.split, None,
+                  self.new_cluster, self.move_to, None, self.filter):
+            m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&Clusters")
+        m.addAction(self.recluster_now)
+        m.addAction(self.cancel)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main")
+        tb.setObjectName("main-toolbar")
+        tb.setMovable(False)
+        for a in (self.open, self.export, None, self.undo, self.redo, None, self.split):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Granularity: fine "))
+        self.granularity = QSlider(Qt.Orientation.Horizontal)
+        self.granularity.setRange(*GRANULARITY_RANGE)
+        self.granularity.setFixedWidth(160)
+        self.granularity.setToolTip("Smallest group a cluster may have (HDBSCAN min cluster size). "
+                                    "Moving it re-clusters the library; your names and hand-placed photos stay.")
+        self.granularity.valueChanged.connect(self._granularity_moved)
+        tb.addWidget(self.granularity)
+        tb.addWidget(QLabel(" coarse "))
+        self.granularity_label = QLabel()
+        tb.addWidget(self.granularity_label)
+        self.win.addToolBar(tb)
+        self.toolbar = tb
+
+    # -- state ---------------------------------------------------------------------------
+    def update(self) -> None:
+        w = self.win
+        s = w.session
+        editable = s is not None and not s.readonly
+        busy = w.runner.is_running()
+        clusters = [c for c in w.selected_clusters() if c is not None] if s else []
+        photos = bool(w.selected_photos()) if s else False
+        self.undo.setEnabled(editable and s.can_undo)
+        self.redo.setEnabled(editable and s.can_redo)
+        self.undo.setText(f"&Undo {s.undo_text}" if s and s.can_undo else "&Undo")
+        self.redo.setText(f"&Redo {s.redo_text}" if s and s.can_redo else "&Redo")
+        self.export.setEnabled(s is not None)
+        self.reindex.setEnabled(editable and not busy)
+        self.rename.setEnabled(editable and len(clusters) == 1)
+        self.dissolve_action.setEnabled(editable and bool(clusters))
+        self.split.setEnabled(editable and len(clusters) == 1 and not busy)
+        self.recluster_now.setEnabled(editable and not busy)
+        self.granularity.setEnabled(editable and not busy)
+        self.new_cluster.setEnabled(editable and photos)
+        self.move_to.setEnabled(editable and photos)
+        self.show_folder.setEnabled(photos)
+        self.open_photo.setEnabled(photos)
+        self.cancel.setEnabled(busy)
+
+    def load_granularity(self) -> None:
+        """Show the granularity the library was last clustered with."""
+        lib = self.win.library
+        value = None
+        if lib is not None:
+            value = jobs.user_min_cluster_size(lib)
+            last = lib.last_clustering()
+            if value is None and last:
+                value = last.get("params", {}).get("min_cluster_size")
+        self.granularity.blockSignals(True)
+        self.granularity.setValue(int(value) if value else 5)
+        self.granularity.blockSignals(False)
+        self.granularity_label.setText(f"{self.granularity.value()} ")
+
+    def _granularity_moved(self, value: int) -> None:
+        self.granularity_label.setText(f"{value} ")
+        self._granularity_timer.start()  # re-cluster once the slider rests
+
+    # -- commands ------------------------------------------------------------------------
+    # Undo stays available while a task runs: a plan computed meanwhile is applied on top
+    # (apply_clustering keeps hand-placed photos), and indexing only adds photos.
+    def _undo(self) -> None:
+        if self.win.session is not None and not self.win.session.readonly:
+            self.win.session.undo()
+
+    def _redo(self) -> None:
+        if self.win.session is not None and not self.win.session.readonly:
+            self.win.session.redo()
+
+    def choose_folder(self) -> None:
+        start = str(self.win.settings.value("last_folder", "") or "")
+        folder = QFileDialog.getExistingDirectory(self.win, "Open a folder of photos", start)
+        if folder:
+            self.win.open_folder(folder)
+
+    def focus_filter(self) -> None:
+        self.win.filter_edit.setFocus()
+        self.win.filter_edit.selectAll()
+
+    def rename_cluster(self) -> None:
+        view = self.win.cluster_view
+        idx = view.currentIndex()
+        if idx.isValid() and self.win.cluster_model.kind(idx.row()) == "cluster":
+            view.edit(idx)
+
+    def dissolve(self) -> None:
+        s = self.win.session
+        if s is None or s.readonly:
+            return
+        for cid in [c for c in self.win.selected_clusters() if c is not None]:
+            s.dissolve(cid)
+
+    def new_cluster_from_selection(self) -> None:
+        s, ids = self.win.session, self.win.selected_photos()
+        if s is not None and ids and not s.readonly:
+            cid = s.new_cluster(ids)
+            self.win.tell(f"Made \u201c{s.cluster(cid).display_name}\u201d from {len(ids)} photos; "
+                          "F2 renames it.")
+
+    def move_to_cluster(self, target: int | None | str = "ask") -> None:
+        s, ids = self.win.session, self.win.selected_photos()
+        if s is None or not ids or s.readonly:
+            return
+        if target == "ask":
+            choices = [(c.display_name, c.id) for c in s.clusters()] + [("Unsorted", None)]
+            label, ok = QInputDialog.getItem(self.win, "Move to cluster", f"Move {len(ids)} photos to:",
+                                             [n for n, _ in choices], 0, False)
+            if not ok:
+                return
+            target = dict(choices)[label]
+        s.move(ids, target)
+
+    def open_photos(self) -> None:
+        s = self.win.session
+        for pid in self.win.selected_photos()[:10]:
+            open_file(s.photo_path(pid))
+
+    def show_in_folder(self) -> None:
+        ids = self.win.selected_photos()
+        if ids:
+            show_in_folder(self.win.session.photo_path(ids[0]))
+
+    def split_cluster(self) -> None:
+        w = self.win
+        clusters = [c for c in w.selected_clusters() if c is not None]
+        if w.session is None or len(clusters) != 1:
+            return
+        if w.runner.start("split", jobs.split_job(w.library, w.engine, clusters[0], device=w.device)):
+            w.progress.begin("Splitting\u2026")
+            self.update()
+
+    def recluster(self) -> None:
+        w = self.win
+        if w.library is None or w.library.readonly:
+            return
+        if w.runner.is_running():
+            self._granularity_timer.start()  # try again when the current task is done
+            return
+        value = self.granularity.value()
+        w.library.set_meta(jobs.MIN_CLUSTER_SIZE_KEY, str(value))
+        if w.runner.start("recluster", jobs.recluster_job(w.library, w.engine, device=w.device, min_cluster_size=value)):
+            w.progress.begin("Clustering\u2026")
+            self.update()
+
+    def grid_context_menu(self, global_pos) -> None:
+        menu = QMenu(self.win)
+        for a in (self.open_photo, self.show_folder, None, self.move_to, self.new_cluster):
+            menu.addSeparator() if a is None else menu.addAction(a)
+        menu.popup(global_pos)
+        self._menu = menu
+
+    def cluster_context_menu(self, pos) -> None:
+        menu = QMenu(self.win)
+        for a in (self.rename, self.split, self.dissolve_action):
+            menu.addAction(a)
+        menu.popup(self.win.cluster_view.viewport().mapToGlobal(pos))
+        self._menu = menu
+
+    def show_export(self) -> None:
+        w = self.win
+        if w.session is None:
+            return
+        try:
+            from .export_dialog import ExportDialog
+        except ImportError as err:
+            w.tell(f"Export is not available in this build ({err}).", error=True)
+            return
+        dlg = ExportDialog(w.library, w)  # it reads clusters through the Library API
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # A move export (or undoing one) takes photos out of / back into the folder: re-index.
+        dlg.exportFinished.connect(lambda _m: dlg.mode() == "move" and w.reindex())
+        dlg.undoFinished.connect(lambda _r: dlg.mode() == "move" and w.reindex())
+        dlg.show()
+        self.export_dialog = dlg
+
+    def show_settings(self) -> None:
+        w = self.win
+        try:
+            from .settings_dialog import SettingsDialog
+        except ImportError as err:
+            w.tell(f"Settings are not available in this build ({err}).", error=True)
+            return
+        before = (w.model_name, w.device)
+        dlg = SettingsDialog(w.settings, w)
+        dlg.set_fallback_note(str(w.settings.value("model_notice", "") or ""))
+        if dlg.exec() and (w.model_name, w.device) != before:
+            w.tell(f"Model set to {w.model_name}; re-indexing with it.")
+            w.reindex()

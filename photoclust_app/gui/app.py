@@ -1,0 +1,121 @@
+"""Start the desktop app: QApplication, logging, the main window, then the folder.
+
+Only Qt and the small core modules load before the window shows; torch, open_clip, umap and
+hdbscan are only ever imported in the engine process (engine.py). Set
+PHOTOCLUST_STARTUP_PROBE=1 to print "photoclust-window-shown <unix time> torch=<bool>" when
+the window is first shown and "photoclust-ready ..." when it could open a folder, then quit
+(used to measure the time to first window).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ORG = APP = "photoclust"
+
+
+def icon_path() -> Path | None:
+    here = Path(__file__).resolve().parents[2] / "resources" / "photoclust.svg"
+    if here.exists():
+        return here
+    try:
+        from importlib.resources import files
+
+        p = files("photoclust_app.resources") / "photoclust.svg"
+        return Path(str(p)) if p.is_file() else None
+    except (ModuleNotFoundError, OSError):
+        return None
+
+
+def make_application(argv: list[str] | None = None):
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv if argv is not None else sys.argv[:1]))
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    app.setApplicationDisplayName("photoclust")
+    app.setDesktopFileName("photoclust")
+    icon = icon_path()
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def preload_gui_imports() -> None:
+    """Do, before the first folder opens, what would otherwise freeze the window for
+    0.1-0.4 s while it indexes (measured): import the map's KD-tree (scipy) and what the
+    worker thread uses to talk to the engine, and start the multiprocessing fork server and
+    resource tracker (each a fork with the GIL held). 0.5-1 s; run_app does it in a thread
+    after the window shows."""
+    try:
+        import multiprocessing.connection  # noqa: F401
+        import multiprocessing.synchronize  # noqa: F401
+
+        import scipy.spatial  # noqa: F401
+
+        from ..core import organize  # noqa: F401
+        from ..core.decode_pool import mp_context
+
+        ctx = mp_context()
+        if ctx.get_start_method() == "forkserver":
+            from multiprocessing import forkserver, resource_tracker
+
+            resource_tracker.ensure_running()
+            forkserver.ensure_running()
+    except Exception as err:  # only an optimisation
+        log.info("Pre-loading skipped: %s", err)
+
+
+def run_app(folder: str | None = None) -> int:
+    """Show the window, open FOLDER (or the last folder), run the event loop; returns the exit code."""
+    from ..logging_setup import configure_logging
+
+    configure_logging()
+    app = make_application()
+    from PySide6.QtCore import QTimer
+
+    from .main_window import MainWindow
+
+    win = MainWindow()
+    win.show()
+    probe = bool(os.environ.get("PHOTOCLUST_STARTUP_PROBE"))
+    if probe:
+        QTimer.singleShot(0, lambda: print(f"photoclust-window-shown {time.time():.3f} "
+                                           f"torch={'torch' in sys.modules}", flush=True))
+    target = folder or str(win.settings.value("last_folder", "") or "")
+
+    def ready():
+        if probe:
+            print(f"photoclust-ready {time.time():.3f} torch={'torch' in sys.modules}", flush=True)
+            app.quit()
+        elif target and Path(target).expanduser().is_dir():
+            win.open_folder(Path(target).expanduser())
+        elif folder:
+            win.tell(f"{folder} is not a folder.", error=True)
+
+    keep = _preload_then(ready)  # noqa: F841 (alive until the event loop ends)
+    log.info("Window shown; folder %s", target or "(none)")
+    return app.exec()
+
+
+def _preload_then(callback):
+    """Run preload_gui_imports in a thread, then CALLBACK on the GUI thread."""
+    from PySide6.QtCore import QObject, Signal
+
+    class Bridge(QObject):
+        done = Signal()
+
+    bridge = Bridge()
+    bridge.done.connect(callback)
+    threading.Thread(target=lambda: (preload_gui_imports(), bridge.done.emit()), name="photoclust-preload",
+                     daemon=True).start()
+    return bridge

@@ -1,0 +1,113 @@
+"""The work the window hands to its worker thread, as plain ``job(ctx)`` functions.
+
+The worker thread mostly waits: indexing and clustering run in the engine process (see
+engine.py for why), and the thread relays their progress and reads the library state for
+the views. Nothing here imports torch, umap or hdbscan into the GUI process.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from ..core.errors import Cancelled, PhotoclustError
+from ..core.library import Library
+from ..core.session import read_state
+from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+MIN_CLUSTER_SIZE_KEY = "gui.min_cluster_size"   # library meta: the user's granularity choice
+
+
+def user_min_cluster_size(lib: Library) -> int | None:
+    value = lib.get_meta(MIN_CLUSTER_SIZE_KEY)
+    return int(value) if value and value.isdigit() else None
+
+
+def _send_state(ctx, lib: Library, generation: Callable[[], int]) -> None:
+    g = generation()
+    ctx.partial("state", (g, read_state(lib)))
+    ctx.partial("skipped", lib.skipped())
+
+
+def _wants_clustering(lib: Library) -> bool:
+    from ..core.organize import needs_clustering
+
+    last = lib.last_clustering()
+    return needs_clustering(lib) or (last is not None and last.get("model") != lib.model
+                                     and lib.count_embedded() > 0)
+
+
+def _warm_map_imports() -> None:
+    """The map builds a KD-tree (scipy) on the GUI thread; import scipy here, off it, first."""
+    try:
+        import scipy.spatial  # noqa: F401
+    except ImportError:
+        pass
+
+
+def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine, *, model: str, device: str,
+                    index: bool = True, cluster: bool = True, index_options: dict | None = None):
+    """Saved state first (shown at once), then index what changed, then cluster if needed.
+    Partial results: "state" (generation, SessionState), "skipped" [Skip], "index_report",
+    "plan" (ClusteringPlan, undoable), "cluster_error" sentence."""
+
+    def job(ctx):
+        _warm_map_imports()
+        _send_state(ctx, lib, generation)
+        if not index:
+            return None
+        ctx.progress(0, 0, "scan")
+        try:
+            report = engine.call("index", str(lib.folder), model, device, dict(index_options or {}),
+                                 progress=ctx.progress, cancel=ctx.cancelled)
+        except PhotoclustError:  # Cancelled included: what was indexed before is kept, show it
+            _send_state(ctx, lib, generation)
+            raise
+        ctx.partial("index_report", report)
+        _send_state(ctx, lib, generation)
+        if cluster and not ctx.cancelled() and _wants_clustering(lib):
+            undoable = lib.last_clustering() is not None
+            try:
+                plan = engine.call("cluster", str(lib.folder), device, min_cluster_size=user_min_cluster_size(lib),
+                                   progress=ctx.progress, cancel=ctx.cancelled)
+            except Cancelled:
+                raise
+            except PhotoclustError as err:
+                ctx.partial("cluster_error", str(err))
+                return report
+            except Exception as err:
+                log.error("Clustering after indexing failed: %s", err)
+                ctx.partial("cluster_error", f"Clustering failed ({type(err).__name__}: {err}).")
+                return report
+            ctx.check_cancel()
+            ctx.partial("plan", (plan, undoable))
+        return report
+
+    return job
+
+
+def recluster_job(lib: Library, engine: Engine, *, device: str, min_cluster_size: int | None):
+    """Re-cluster the whole library at a new granularity; returns the plan (applied by the GUI)."""
+
+    def job(ctx):
+        ctx.progress(0, 0, "cluster")
+        plan = engine.call("cluster", str(lib.folder), device, min_cluster_size=min_cluster_size,
+                           progress=ctx.progress, cancel=ctx.cancelled)
+        ctx.check_cancel()
+        return plan
+
+    return job
+
+
+def split_job(lib: Library, engine: Engine, cluster_id: int, *, device: str):
+    """Re-cluster one cluster on its own; returns the split plan."""
+
+    def job(ctx):
+        ctx.progress(0, 0, "split")
+        plan = engine.call("split", str(lib.folder), device, cluster_id, progress=ctx.progress,
+                           cancel=ctx.cancelled)
+        ctx.check_cancel()
+        return plan
+
+    return job

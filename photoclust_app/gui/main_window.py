@@ -1,0 +1,362 @@
+"""The main window: cluster list (left), photo grid (centre), map (right), status bar.
+
+It owns one folder at a time: a Library, a Session over it (the only source of truth; the
+models and the map only adapt it), a ThumbnailLoader, and a TaskRunner for long work.
+Opening a folder shows the saved state first, then indexes what changed and re-clusters in
+the worker when photos changed. Menus, actions and edit commands live in ``actions.py``.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QLabel, QLineEdit, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget)
+
+from ..core.errors import LibraryError, LibraryLocked
+from ..core.library import Library
+from ..core.session import Session, SessionState
+from . import jobs
+from .actions import WindowActions
+from .engine import Engine
+from .map_slot import make_map, map_colors
+from .models.cluster_list_model import ClusterListModel
+from .models.photo_grid_model import PhotoGridModel
+from .progress_panel import NoticeLabel, ProgressPanel, SkippedButton
+from .selection import LinkedSelection
+from .thumbnails import ThumbnailLoader
+from .views import ClusterListView, PhotoGridView
+from .workers import TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(LinkedSelection, QMainWindow):
+    folderOpened = Signal(str)
+    stateInstalled = Signal()      # the session holds a fresh state (saved, or after indexing)
+    taskEnded = Signal(str, str)   # task name, outcome: "finished" | "cancelled" | "failed"
+
+    def __init__(self, settings: QSettings | None = None, *, model: str | None = None, device: str | None = None,
+                 index_options: dict | None = None, thumbnail_pool=None, parent=None):
+        super().__init__(parent)
+        self.settings = settings if settings is not None else QSettings()
+        self._model_override, self._device_override = model, device
+        self.index_options = dict(index_options or {})
+        self.auto_cluster = True  # cluster after indexing when photos changed
+        self.thumbnail_pool = thumbnail_pool
+        self.library: Library | None = None
+        self.session: Session | None = None
+        self.thumbnails: ThumbnailLoader | None = None
+        self.last_report = None
+        self._syncing = False
+        self._map_full, self._map_dirty = False, set()
+        self._close_when_idle = False
+        self.runner = TaskRunner(self)
+        self.engine = Engine()  # torch / umap live in this child process, started on first use
+        self.cluster_model = ClusterListModel()
+        self.grid_model = PhotoGridModel()
+        self._build_ui()
+        self.actions = WindowActions(self)
+        self._connect()
+        self._update_title()
+        self._restore_geometry()
+
+    # -- settings ------------------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return self._model_override or str(self.settings.value("model", "clip") or "clip")
+
+    @property
+    def device(self) -> str:
+        return self._device_override or str(self.settings.value("device", "auto") or "auto")
+
+    # -- layout --------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.setWindowTitle("photoclust")
+        self.resize(1400, 900)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter clusters (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.map_view = make_map(self)
+        self.cluster_view = ClusterListView(lambda: self.thumbnails, color_for=map_colors(self.map_view))
+        self.cluster_view.setModel(self.cluster_model)
+        left = QWidget()
+        lay = QVBoxLayout(left)
+        lay.setContentsMargins(4, 4, 0, 4)
+        lay.addWidget(self.filter_edit)
+        lay.addWidget(self.cluster_view)
+
+        self.grid_header = QLabel("Open a folder of photos with File \u203a Open Folder (Ctrl+O).")
+        self.grid_header.setWordWrap(True)
+        self.grid_view = PhotoGridView()
+        self.grid_view.setModel(self.grid_model)
+        centre = QWidget()
+        lay = QVBoxLayout(centre)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.grid_header)
+        lay.addWidget(self.grid_view)
+
+        self.map_view.thumbnail_provider = self._thumbnail_image
+        self.map_view.name_provider = lambda pid: self.session.relpath(pid) if self.session else ""
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.map_view)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([280, 640, 480])
+        self.setCentralWidget(self.splitter)
+
+        self.progress = ProgressPanel()
+        self.skipped_button = SkippedButton()
+        self.notice = NoticeLabel()
+        self.summary_label = QLabel()
+        sb = self.statusBar()
+        sb.addWidget(self.summary_label)
+        sb.addPermanentWidget(self.notice)
+        sb.addPermanentWidget(self.skipped_button)
+        sb.addPermanentWidget(self.progress)
+
+        self._map_timer = QTimer(self)
+        self._map_timer.setSingleShot(True)
+        self._map_timer.setInterval(60)
+        self._map_timer.timeout.connect(self._refresh_map)
+
+    def _connect(self) -> None:
+        self.cluster_view.selectionModel().selectionChanged.connect(self._on_cluster_selection)
+        self.grid_view.selectionModel().selectionChanged.connect(self._on_grid_selection)
+        self.map_view.selectionChanged.connect(self._on_map_selection)
+        self.map_view.photoActivated.connect(self._on_map_activated)
+        self.filter_edit.textChanged.connect(self._apply_filter)
+        for sig in (self.cluster_model.rowsInserted, self.cluster_model.modelReset, self.cluster_model.layoutChanged):
+            sig.connect(self._apply_filter)
+        self.cluster_model.editFailed.connect(lambda msg: self.tell(msg, error=True))
+        self.runner.progress.connect(self.progress.update_progress)
+        self.runner.partial.connect(self._on_partial)
+        self.runner.finished.connect(self._on_task_finished)
+        self.runner.cancelled.connect(self._on_task_cancelled)
+        self.runner.failed.connect(self._on_task_failed)
+        self.runner.idle.connect(self._on_idle)
+        self.progress.cancelRequested.connect(self.runner.cancel)
+
+    def _thumbnail_image(self, photo_id: int):
+        return self.thumbnails.image(photo_id) if self.thumbnails is not None else None
+
+    def tell(self, text: str, *, error: bool = False) -> None:
+        """A sentence for the user: the status bar, and a (non-blocking) box for errors."""
+        log.log(logging.WARNING if error else logging.INFO, "%s", text)
+        self.statusBar().showMessage(text, 10000)
+        if error:
+            box = QMessageBox(QMessageBox.Icon.Warning, "photoclust", text, QMessageBox.StandardButton.Ok, self)
+            box.setModal(False)
+            box.open()
+            self._last_box = box
+
+    # -- folders -------------------------------------------------------------------------
+    def open_folder(self, folder: str | Path, *, index: bool = True, readonly: bool = False) -> bool:
+        """Show FOLDER's saved clusters at once, then index (and cluster) what changed."""
+        if self.runner.is_running():
+            self.runner.cancel()
+            if not self.runner.wait(5000):
+                self.tell("Still finishing the current task; try again in a moment.", error=True)
+                return False
+        if self.library is not None and Path(folder).expanduser().resolve() == self.library.folder:
+            self._close_folder()  # reopening: let go of our own writer lock first
+        try:
+            lib = Library.open(folder, readonly=True) if readonly else Library.open(folder)
+        except LibraryLocked as err:
+            try:
+                lib = Library.open(folder, readonly=True)
+            except LibraryError:
+                self.tell(str(err), error=True)
+                return False
+            self.tell(f"{err} Opened read-only: edits are off.", error=True)
+            index = False
+        except LibraryError as err:
+            self.tell(str(err), error=True)
+            return False
+        self._close_folder()
+        self.library = lib
+        self.session = Session(lib, SessionState())  # empty until the worker has read the state
+        self.session.subscribe(self._on_session_event)
+        self.thumbnails = ThumbnailLoader(lib.folder, pool=self.thumbnail_pool, parent=self)
+        self.thumbnails.loaded.connect(self._on_thumbnail_loaded)
+        self._map_full, self._map_dirty = True, set()
+        self.cluster_model.set_session(self.session, self.thumbnails)
+        self.grid_model.set_session(self.session, self.thumbnails)
+        if "scipy.spatial" in sys.modules:  # clear the old map now; else the first state does it
+            self.map_view.set_points(*self.session.layout())   # (importing scipy here would stall ~1 s)
+        self.skipped_button.set_skips([])
+        self.settings.setValue("last_folder", str(lib.folder))
+        self._update_title()
+        self.actions.update()
+        self.actions.load_granularity()
+        self.folderOpened.emit(str(lib.folder))
+        self.start_open_job(index=index and not lib.readonly)
+        return True
+
+    def start_open_job(self, *, index: bool = True) -> bool:
+        job = jobs.open_folder_job(self.library, lambda: self.session.generation if self.session else -1,
+                                   self.engine, model=self.model_name, device=self.device, index=index,
+                                   cluster=self.auto_cluster, index_options=self.index_options)
+        started = self.runner.start("open", job)
+        if started:
+            self.progress.begin("Opening\u2026" if not index else "Finding photos")
+            self.actions.update()
+        return started
+
+    def reindex(self) -> None:
+        if self.library is not None and not self.library.readonly and not self.runner.is_running():
+            self.start_open_job(index=True)
+
+    def _close_folder(self) -> None:
+        if self.thumbnails is not None:
+            self.thumbnails.close()
+        self.cluster_model.set_session(None)
+        self.grid_model.set_session(None)
+        if self.library is not None:
+            self.library.close()
+        self.library = self.session = self.thumbnails = None
+
+    def _update_title(self) -> None:
+        if self.library is None:
+            self.setWindowTitle("photoclust")
+        else:
+            ro = " (read-only)" if self.library.readonly else ""
+            self.setWindowTitle(f"{self.library.folder.name}{ro} \u2014 photoclust")
+
+    # -- worker results ------------------------------------------------------------------
+    def _on_partial(self, kind: str, payload) -> None:
+        if self.session is None:
+            return
+        if kind == "state":
+            generation, state = payload
+            if generation == self.session.generation:
+                self.session.install_state(state)
+            else:  # the user edited while the worker read: read again here, edits win
+                self.session.reload()
+            self._after_state()
+        elif kind == "skipped":
+            self.skipped_button.set_skips(payload)
+        elif kind == "index_report":
+            self.last_report = payload
+            notice = getattr(payload, "notice", None)
+            self.notice.set_notice(notice)
+            self.settings.setValue("model_notice", notice or "")
+        elif kind == "plan":
+            plan, undoable = payload
+            if self.runner.cancel_requested:
+                return  # cancelled while the fit ran: discard
+            self.session.recluster(plan, undoable=undoable, text="Re-cluster new photos")
+            self.actions.load_granularity()
+        elif kind == "cluster_error":
+            self.tell(payload, error=True)
+
+    def _after_state(self) -> None:
+        self._update_summary()
+        if not self.cluster_view.selectionModel().hasSelection() and self.cluster_model.rowCount() > 2:
+            self.select_clusters([self.session.cluster_ids()[0]] if self.session.cluster_ids() else [None])
+        self.stateInstalled.emit()
+
+    def _on_task_finished(self, name: str, result) -> None:
+        if name == "open":
+            r = result
+            if r is not None:
+                self.tell(f"Indexed: {r.found} photos, {r.embedded} embedded, {len(r.skipped)} skipped "
+                          f"({r.seconds:.1f} s).")
+        elif name == "recluster" and self.session is not None:
+            self.session.recluster(result)
+            self.tell("Re-clustered; Ctrl+Z puts the previous clusters back.")
+        elif name == "split" and self.session is not None:
+            try:
+                parts = self.session.split(result)
+            except Exception as err:
+                self.tell(str(err), error=True)
+            else:
+                self.select_clusters([result.scope, *parts])
+        self._update_summary()
+        self.taskEnded.emit(name, "finished")
+
+    def _on_task_cancelled(self, name: str) -> None:
+        self.tell("Cancelled; the work done so far is kept.")
+        self.taskEnded.emit(name, "cancelled")
+
+    def _on_task_failed(self, name: str, message: str) -> None:
+        self.tell(message, error=True)
+        self.taskEnded.emit(name, "failed")
+
+    def _on_idle(self) -> None:
+        self.progress.end()
+        self.actions.update()
+        if self._close_when_idle:
+            self.close()
+
+    def _update_summary(self) -> None:
+        s = self.session
+        if s is None:
+            self.summary_label.setText("")
+            return
+        n = len([c for c in s.clusters() if c.size])
+        self.summary_label.setText(f"{s.photo_count():,} photos \u00b7 {n} clusters \u00b7 "
+                                   f"{s.unsorted_count():,} unsorted")
+
+    # -- session events ------------------------------------------------------------------
+    def _on_session_event(self, event: str, payload: dict) -> None:
+        if event == "history_changed":
+            self.actions.update()
+            return
+        if event == "reset":
+            self._map_full = True
+        elif event == "assignments_changed":
+            self._map_dirty.update(payload.get("photo_ids", ()))
+        self._map_timer.start()  # coalesce a burst of edits into one map update
+        self._update_summary()
+        self._update_header()
+
+    def _refresh_map(self) -> None:
+        if self.session is None:
+            return
+        if self._map_full:
+            self.map_view.set_points(*self.session.layout())
+        elif self._map_dirty:
+            ids = sorted(self._map_dirty)
+            self.map_view.update_clusters(ids, [-1 if (c := self.session.cluster_of(p)) is None else c
+                                                for p in ids])
+        self._map_full, self._map_dirty = False, set()
+        self._push_map_selection()
+
+    def _on_map_activated(self, photo_id: int) -> None:
+        if self.session is not None and photo_id >= 0:
+            self._on_map_selection([photo_id])
+            self.actions.open_photos()
+
+    def _on_thumbnail_loaded(self, photo_id: int) -> None:
+        if self.map_view.hovered_id() == photo_id:
+            self.map_view.refresh_hover()
+
+    # -- window state --------------------------------------------------------------------
+    def _restore_geometry(self) -> None:
+        geom = self.settings.value("geometry")
+        if geom is not None:
+            self.restoreGeometry(geom)
+        state = self.settings.value("splitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        if self.runner.is_running():
+            self.runner.cancel()
+            if not self.runner.wait(3000):
+                # A fit cannot be interrupted: hide now, close when the worker returns.
+                self._close_when_idle = True
+                self.hide()
+                event.ignore()
+                return
+        self._close_folder()
+        self.engine.close()
+        self.settings.sync()
+        super().closeEvent(event)

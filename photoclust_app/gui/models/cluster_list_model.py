@@ -1,0 +1,283 @@
+"""The cluster list: one row per cluster in the session's order, then Unsorted, then a
+"New cluster" row that exists only as a drop target.
+
+Drops: photos onto a cluster move them there (onto Unsorted: out of every cluster; onto
+"New cluster": into a new one); a cluster onto another merges it in; a cluster onto Unsorted
+dissolves it. The edit itself runs from the event loop (QTimer.singleShot(0)), not inside
+the drag's nested loop, as Picard does, so the source view never sees rows vanish mid-drag.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, Qt, QTimer, Signal
+
+from ...core.session import Session
+from . import mime as mimes
+
+log = logging.getLogger(__name__)
+
+ClusterIdRole = Qt.ItemDataRole.UserRole + 1   # int, or None for Unsorted
+KindRole = Qt.ItemDataRole.UserRole + 2        # "cluster" | "unsorted" | "new"
+SizeRole = Qt.ItemDataRole.UserRole + 3
+MosaicRole = Qt.ItemDataRole.UserRole + 4      # photo ids, most representative first
+SuggestedNameRole = Qt.ItemDataRole.UserRole + 5
+UserNamedRole = Qt.ItemDataRole.UserRole + 6
+
+UNSORTED_LABEL = "Unsorted"
+NEW_CLUSTER_LABEL = "New cluster"
+
+
+class ClusterListModel(QAbstractListModel):
+    editFailed = Signal(str)   # a sentence for the user (e.g. a read-only library)
+
+    def __init__(self, session: Session | None = None, thumbnails=None, parent=None):
+        super().__init__(parent)
+        self._session: Session | None = None
+        self._unsubscribe = None
+        self._ids: list[int] = []
+        self.thumbnails = None
+        self.defer_drops = True
+        if session is not None:
+            self.set_session(session, thumbnails)
+
+    # -- session -------------------------------------------------------------------------
+    @property
+    def session(self) -> Session | None:
+        return self._session
+
+    def set_session(self, session: Session | None, thumbnails=None) -> None:
+        self.beginResetModel()
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.thumbnails is not None:
+            self.thumbnails.loaded.disconnect(self._on_thumbnail)
+        self._session = session
+        self.thumbnails = thumbnails
+        self._ids = session.cluster_ids() if session else []
+        if session is not None:
+            self._unsubscribe = session.subscribe(self._on_event)
+        if thumbnails is not None:
+            thumbnails.loaded.connect(self._on_thumbnail)
+        self.endResetModel()
+
+    def _on_event(self, event: str, payload: dict) -> None:
+        if event == "clusters_changed":
+            if payload.get("structure"):
+                self._sync()
+            else:
+                for cid in payload.get("ids", ()):
+                    if cid in self._ids:
+                        i = self.index(self._ids.index(cid))
+                        self.dataChanged.emit(i, i)
+            self._changed_unsorted()
+        elif event == "reset":
+            self._sync()
+            if self.rowCount():
+                self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1))
+        elif event == "assignments_changed":
+            self._changed_unsorted()
+
+    def _changed_unsorted(self) -> None:
+        if self._session is not None:
+            i = self.index(len(self._ids))
+            self.dataChanged.emit(i, i)
+
+    def _sync(self) -> None:
+        """Bring rows in line with the session by removals, insertions and a re-order, so
+        views keep their selection (a reset would drop it)."""
+        new = self._session.cluster_ids() if self._session else []
+        new_set = set(new)
+        for row in range(len(self._ids) - 1, -1, -1):
+            if self._ids[row] not in new_set:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._ids[row]
+                self.endRemoveRows()
+        have = set(self._ids)
+        for i, cid in enumerate(new):
+            if cid not in have:
+                pos = min(i, len(self._ids))
+                self.beginInsertRows(QModelIndex(), pos, pos)
+                self._ids.insert(pos, cid)
+                self.endInsertRows()
+        if self._ids != new:
+            self.layoutAboutToBeChanged.emit()
+            new_rows = {cid: r for r, cid in enumerate(new)}
+            persistent = self.persistentIndexList()
+            moved = []
+            for idx in persistent:
+                r = idx.row()
+                moved.append(self.index(new_rows[self._ids[r]]) if r < len(self._ids) else self.index(r))
+            self._ids = list(new)
+            self.changePersistentIndexList(persistent, moved)
+            self.layoutChanged.emit()
+
+    def _on_thumbnail(self, photo_id: int) -> None:
+        if self._session is None:
+            return
+        for row, cid in enumerate(self._ids):
+            c = self._session.cluster(cid)
+            if c is not None and photo_id in c.representatives:
+                i = self.index(row)
+                self.dataChanged.emit(i, i, [MosaicRole, Qt.ItemDataRole.DecorationRole])
+
+    # -- rows ----------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        if parent.isValid() or self._session is None:
+            return 0
+        return len(self._ids) + 2
+
+    def row_of(self, cluster_id: int | None) -> int:
+        """Row of a cluster (None: Unsorted), -1 when absent."""
+        if self._session is None:
+            return -1
+        if cluster_id is None:
+            return len(self._ids)
+        return self._ids.index(cluster_id) if cluster_id in self._ids else -1
+
+    def kind(self, row: int) -> str:
+        if row < len(self._ids):
+            return "cluster"
+        return "unsorted" if row == len(self._ids) else "new"
+
+    def cluster_id(self, index: QModelIndex) -> int | None:
+        return self._ids[index.row()] if index.isValid() and index.row() < len(self._ids) else None
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self._session is None or not 0 <= index.row() < self.rowCount():
+            return None
+        row = index.row()
+        kind = self.kind(row)
+        if role == KindRole:
+            return kind
+        if kind == "new":
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"+ {NEW_CLUSTER_LABEL}"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return "Drop photos here to make a new cluster of them."
+            return None
+        if kind == "unsorted":
+            n = self._session.unsorted_count()
+            return {
+                Qt.ItemDataRole.DisplayRole: UNSORTED_LABEL,
+                Qt.ItemDataRole.ToolTipRole: f"{n} photos that fit no cluster",
+                SizeRole: n,
+                ClusterIdRole: None,
+                MosaicRole: self._session.members(None)[:4] if n else [],
+            }.get(role)
+        c = self._session.cluster(self._ids[row])
+        if c is None:
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return c.display_name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            hint = f"\nSuggested: {c.suggested_name}" if c.user_named and c.suggested_name else ""
+            return f"{c.display_name}: {c.size} photos{hint}\nF2 or double-click to rename"
+        return {ClusterIdRole: c.id, SizeRole: c.size, MosaicRole: c.representatives,
+                SuggestedNameRole: c.suggested_name, UserNamedRole: c.user_named}.get(role)
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsDropEnabled
+        kind = self.kind(index.row())
+        if kind == "cluster":
+            return base | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsDragEnabled
+        if kind == "unsorted":
+            return base | Qt.ItemFlag.ItemIsSelectable
+        return base
+
+    def setData(self, index: QModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if (role != Qt.ItemDataRole.EditRole or value is None or self._session is None
+                or self.kind(index.row()) != "cluster"):
+            return False  # None: a view clearing a dragged item (overwrite mode), not a rename
+        cid = self._ids[index.row()]
+        c = self._session.cluster(cid)
+        name = str(value or "").strip()
+        if c is None or name == c.display_name:  # confirming the shown (suggested) name changes nothing
+            return False
+        try:
+            self._session.rename(cid, name)
+        except Exception as err:
+            log.warning("Rename failed: %s", err)
+            self.editFailed.emit(str(err))
+            return False
+        return True
+
+    # -- drag and drop -------------------------------------------------------------------
+    def mimeTypes(self) -> list[str]:
+        return [mimes.PHOTO_MIME, mimes.CLUSTER_MIME]
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction | Qt.DropAction.CopyAction
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeData(self, indexes) -> QMimeData | None:
+        ids = [self._ids[i.row()] for i in indexes if i.isValid() and self.kind(i.row()) == "cluster"]
+        if not ids or self._session is None:
+            return None
+        return mimes.cluster_mime(self._session.folder, dict.fromkeys(ids))
+
+    def _target(self, row: int, parent: QModelIndex) -> int | None:
+        """The row a drop lands on; drops between rows are refused (-1 -> None)."""
+        if parent.isValid() and row == -1:
+            return parent.row()
+        return None
+
+    def canDropMimeData(self, data: QMimeData, action, row: int, column: int, parent: QModelIndex) -> bool:
+        return self._plan_drop(data, row, parent) is not None
+
+    def _plan_drop(self, data: QMimeData, row: int, parent: QModelIndex):
+        if self._session is None or data is None:
+            return None
+        target = self._target(row, parent)
+        if target is None:
+            return None
+        kind = self.kind(target)
+        folder = self._session.folder
+        photos = mimes.photo_ids(data, folder)
+        if photos:
+            if kind == "new":
+                return ("new_cluster", photos, None)
+            return ("move", photos, self._ids[target] if kind == "cluster" else None)
+        clusters = mimes.cluster_ids(data, folder)
+        if clusters:
+            if kind == "cluster":
+                sources = [c for c in clusters if c != self._ids[target]]
+                return ("merge", sources, self._ids[target]) if sources else None
+            if kind == "unsorted":
+                return ("dissolve", clusters, None)
+        return None
+
+    def dropMimeData(self, data: QMimeData, action, row: int, column: int, parent: QModelIndex) -> bool:
+        plan = self._plan_drop(data, row, parent)
+        if plan is None or action == Qt.DropAction.IgnoreAction:
+            return False
+        if self.defer_drops:
+            QTimer.singleShot(0, lambda: self._apply_drop(*plan))
+        else:
+            self._apply_drop(*plan)
+        return True
+
+    def _apply_drop(self, op: str, ids: list[int], target: int | None) -> None:
+        s = self._session
+        if s is None:
+            return
+        try:
+            if op == "move":
+                s.move(ids, target)
+            elif op == "new_cluster":
+                s.new_cluster(ids)
+            elif op == "merge":
+                s.merge([c for c in ids if c in s.cluster_ids()], target)
+            elif op == "dissolve":
+                for cid in ids:
+                    if cid in s.cluster_ids():
+                        s.dissolve(cid)
+        except Exception as err:
+            log.warning("Drop failed: %s", err)
+            self.editFailed.emit(str(err))

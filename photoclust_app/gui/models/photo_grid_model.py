@@ -1,0 +1,170 @@
+"""The photo grid: the photos of the selected cluster(s), one row per photo.
+
+Thumbnails come from a ThumbnailLoader: ``data(DecorationRole)`` answers from its cache or
+a placeholder and asks for the real one, which arrives later as a ``dataChanged``. Views ask
+only for rows on screen, so only those load. When photos move in or out of the shown
+clusters the model removes or appends just those rows, so the view keeps its selection.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, Qt
+
+from ...core.session import Session
+from ..thumbnails import placeholder
+from . import mime as mimes
+
+PhotoIdRole = Qt.ItemDataRole.UserRole + 1
+RelpathRole = Qt.ItemDataRole.UserRole + 2
+
+
+class PhotoGridModel(QAbstractListModel):
+    def __init__(self, session: Session | None = None, thumbnails=None, parent=None):
+        super().__init__(parent)
+        self._session: Session | None = None
+        self._unsubscribe = None
+        self.thumbnails = None
+        self._shown: list[int | None] = []   # cluster ids on show; None = Unsorted
+        self._ids: list[int] = []
+        self._rows: dict[int, int] = {}
+        if session is not None:
+            self.set_session(session, thumbnails)
+
+    # -- session and what is shown -------------------------------------------------------
+    @property
+    def session(self) -> Session | None:
+        return self._session
+
+    def set_session(self, session: Session | None, thumbnails=None) -> None:
+        self.beginResetModel()
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.thumbnails is not None:
+            self.thumbnails.loaded.disconnect(self._on_thumbnail)
+        self._session = session
+        self.thumbnails = thumbnails
+        self._shown, self._ids, self._rows = [], [], {}
+        if session is not None:
+            self._unsubscribe = session.subscribe(self._on_event)
+        if thumbnails is not None:
+            thumbnails.loaded.connect(self._on_thumbnail)
+        self.endResetModel()
+
+    def shown_clusters(self) -> list[int | None]:
+        return list(self._shown)
+
+    def set_clusters(self, cluster_ids: Iterable[int | None]) -> None:
+        """Show the photos of these clusters (None: Unsorted), cluster by cluster."""
+        shown = list(dict.fromkeys(cluster_ids))
+        if shown == self._shown:
+            return
+        self.beginResetModel()
+        self._shown = shown
+        self._ids = self._wanted()
+        self._rows = {p: r for r, p in enumerate(self._ids)}
+        self.endResetModel()
+
+    def _wanted(self) -> list[int]:
+        if self._session is None:
+            return []
+        return [p for cid in self._shown for p in self._session.members(cid)]
+
+    def photo_ids(self) -> list[int]:
+        return list(self._ids)
+
+    def row_of(self, photo_id: int) -> int:
+        return self._rows.get(photo_id, -1)
+
+    def photo_id(self, index: QModelIndex) -> int | None:
+        return self._ids[index.row()] if index.isValid() and index.row() < len(self._ids) else None
+
+    # -- keeping up with the session -----------------------------------------------------
+    def _on_event(self, event: str, payload: dict) -> None:
+        if event == "reset":
+            live = set(self._session.cluster_ids()) | {None}
+            self._shown = [c for c in self._shown if c in live]
+            self._resync()
+        elif event == "assignments_changed":
+            self._resync(payload.get("photo_ids"))
+        elif event == "clusters_changed" and payload.get("structure"):
+            live = set(self._session.cluster_ids()) | {None}
+            if any(c not in live for c in self._shown):
+                self._shown = [c for c in self._shown if c in live]
+                self._resync()
+
+    def _resync(self, changed: Iterable[int] | None = None) -> None:
+        """Remove rows of photos that left the shown clusters, append those that came in."""
+        wanted = self._wanted()
+        wanted_set = set(wanted)
+        gone = sorted((self._rows[p] for p in self._ids if p not in wanted_set), reverse=True)
+        # contiguous runs, bottom up, so row numbers stay valid while removing
+        i = 0
+        while i < len(gone):
+            hi = lo = gone[i]
+            while i + 1 < len(gone) and gone[i + 1] == lo - 1:
+                i += 1
+                lo = gone[i]
+            self.beginRemoveRows(QModelIndex(), lo, hi)
+            del self._ids[lo:hi + 1]
+            self.endRemoveRows()
+            i += 1
+        have = set(self._ids)
+        new = [p for p in wanted if p not in have]
+        if new:
+            first = len(self._ids)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._ids.extend(new)
+            self.endInsertRows()
+        self._rows = {p: r for r, p in enumerate(self._ids)}
+
+    def _on_thumbnail(self, photo_id: int) -> None:
+        row = self._rows.get(photo_id)
+        if row is not None:
+            i = self.index(row)
+            self.dataChanged.emit(i, i, [Qt.ItemDataRole.DecorationRole])
+
+    # -- data ----------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._ids) or self._session is None:
+            return None
+        pid = self._ids[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return os.path.basename(self._session.relpath(pid))
+        if role == Qt.ItemDataRole.DecorationRole:
+            pm = self.thumbnails.pixmap(pid) if self.thumbnails is not None else None
+            return pm if pm is not None else placeholder()
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._session.relpath(pid)
+        if role == PhotoIdRole:
+            return pid
+        if role == RelpathRole:
+            return self._session.relpath(pid)
+        return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    # -- drag ----------------------------------------------------------------------------
+    def mimeTypes(self) -> list[str]:
+        return [mimes.PHOTO_MIME, mimes.URI_LIST]
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        # Copy only: a file manager told "move" would take the files out of the library folder.
+        return Qt.DropAction.CopyAction
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.IgnoreAction
+
+    def mimeData(self, indexes) -> QMimeData | None:
+        ids = list(dict.fromkeys(self._ids[i.row()] for i in indexes if i.isValid() and i.row() < len(self._ids)))
+        if not ids or self._session is None:
+            return None
+        return mimes.photo_mime(self._session.folder, ids, [self._session.photo_path(p) for p in ids])

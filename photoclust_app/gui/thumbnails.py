@@ -1,0 +1,219 @@
+"""Thumbnails for the grid, the cluster mosaics and the map's hover: loaded off the GUI thread.
+
+Worker threads (QThreadPool) read the stored JPEG bytes through their own read-only library
+connection and decode them into a QImage (never a QPixmap: that is GUI-thread only). The GUI
+thread turns each into a QPixmap once and keeps it in an LRU cache. Requests are served
+newest first and old ones are dropped, so fast scrolling through 10,000 photos loads what is
+on screen now rather than what scrolled past a second ago.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+log = logging.getLogger(__name__)
+
+THUMB_SIZE = 160
+MAX_QUEUED = 400
+
+
+class _Bridge(QObject):
+    """Carries decoded images from pool threads to the GUI thread (queued signal)."""
+
+    decoded = Signal(int, QImage)
+
+
+class _Runner(QRunnable):
+    def __init__(self, loader: "ThumbnailLoader"):
+        super().__init__()
+        self.loader = loader
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        loader = self.loader
+        while True:
+            pid = loader._next()
+            if pid is None:
+                return
+            try:
+                image = loader._decode(pid)
+            except Exception:  # one bad thumbnail must not stop the others
+                log.exception("Thumbnail %s failed", pid)
+                image = QImage()
+            loader._bridge.decoded.emit(pid, image)
+
+
+class ThumbnailLoader(QObject):
+    """``pixmap(photo_id)`` returns the cached thumbnail or None (and starts loading it);
+    ``loaded(photo_id)`` says when it arrived."""
+
+    loaded = Signal(int)
+
+    def __init__(self, folder: str | Path, *, size: int = THUMB_SIZE, cache_size: int = 3000,
+                 pool: QThreadPool | None = None, max_threads: int | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.folder = Path(folder)
+        self.size = size
+        self._cache: OrderedDict[int, QPixmap] = OrderedDict()
+        self._images: OrderedDict[int, QImage] = OrderedDict()
+        self._cache_size = cache_size
+        if max_threads is None:  # a decode takes ~0.5 ms: one thread keeps up, and leaves the GUI a core
+            max_threads = max(1, min(2, (os.cpu_count() or 2) - 1))
+        if pool is None:  # our own pool, so close() waits for our decodes only
+            pool = QThreadPool(self)
+            pool.setMaxThreadCount(max_threads)
+        self._pool = pool
+        self._max_threads = max_threads
+        self._lock = threading.Lock()
+        self._stack: list[int] = []
+        self._queued: set[int] = set()
+        self._failed: set[int] = set()
+        self._runners = 0
+        self._closed = False
+        self._local = threading.local()
+        self._libs: list = []
+        self._bridge = _Bridge()
+        self._bridge.decoded.connect(self._on_decoded)
+
+    # -- GUI-thread API ------------------------------------------------------------------
+    def pixmap(self, photo_id: int) -> QPixmap | None:
+        pm = self._cache.get(photo_id)
+        if pm is not None:
+            self._cache.move_to_end(photo_id)
+            return pm
+        self.request(photo_id)
+        return None
+
+    def image(self, photo_id: int) -> QImage | None:
+        """The thumbnail as a QImage (for tooltips); None while loading."""
+        img = self._images.get(photo_id)
+        if img is None:
+            self.request(photo_id)
+        return img
+
+    def request(self, photo_id: int) -> None:
+        if self._closed or photo_id in self._cache or photo_id in self._failed:
+            return
+        with self._lock:
+            if photo_id in self._queued:
+                return
+            self._stack.append(photo_id)
+            self._queued.add(photo_id)
+            if len(self._stack) > MAX_QUEUED:  # scrolled past long ago: drop
+                for old in self._stack[: len(self._stack) - MAX_QUEUED]:
+                    self._queued.discard(old)
+                del self._stack[: len(self._stack) - MAX_QUEUED]
+            start = self._runners < self._max_threads
+            if start:
+                self._runners += 1
+        if start:
+            self._pool.start(_Runner(self))
+
+    def pending(self) -> int:
+        """Requests not answered yet (waiting, decoding, or decoded and on their way)."""
+        with self._lock:
+            return len(self._queued)
+
+    def backlog(self) -> int:
+        """Requests not started yet; capped at MAX_QUEUED, oldest dropped first."""
+        with self._lock:
+            return len(self._stack)
+
+    def is_loaded(self, photo_id: int) -> bool:
+        return photo_id in self._cache or photo_id in self._failed
+
+    def close(self) -> None:
+        """Stop loading and close the read connections (waits for running decodes)."""
+        self._closed = True
+        with self._lock:
+            self._stack.clear()
+            self._queued.clear()
+        if hasattr(self._pool, "waitForDone"):
+            self._pool.waitForDone(5000)
+        for lib in self._libs:
+            lib.close()
+        self._libs.clear()
+
+    @Slot(int, QImage)
+    def _on_decoded(self, photo_id: int, image: QImage) -> None:
+        with self._lock:
+            self._queued.discard(photo_id)
+        if self._closed:
+            return
+        if image.isNull():
+            self._failed.add(photo_id)
+        else:
+            self._cache[photo_id] = QPixmap.fromImage(image)
+            self._images[photo_id] = image
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            while len(self._images) > self._cache_size:
+                self._images.popitem(last=False)
+        self.loaded.emit(photo_id)
+
+    # -- pool-thread side ----------------------------------------------------------------
+    def _next(self) -> int | None:
+        with self._lock:
+            if self._closed or not self._stack:
+                self._runners -= 1
+                return None
+            return self._stack.pop()  # newest first: what is on screen now
+
+    def _library(self):
+        lib = getattr(self._local, "lib", None)
+        if lib is None:
+            from ..core.library import Library
+
+            lib = Library.open(self.folder, readonly=True)
+            self._local.lib = lib
+            with self._lock:
+                self._libs.append(lib)
+        return lib
+
+    def _decode(self, photo_id: int) -> QImage:
+        data = self._library().thumbnail(photo_id)
+        if not data:
+            return QImage()
+        image = QImage.fromData(data)
+        if image.isNull():
+            return image
+        if max(image.width(), image.height()) > self.size:
+            image = image.scaled(QSize(self.size, self.size), Qt.AspectRatioMode.KeepAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
+        return image.convertToFormat(QImage.Format.Format_RGB32)
+
+
+_PLACEHOLDERS: dict[tuple[int, int], QPixmap] = {}
+
+
+def placeholder(size: int = THUMB_SIZE) -> QPixmap:
+    """A neutral square shown while a thumbnail loads (made once per size, GUI thread)."""
+    key = (size, size)
+    pm = _PLACEHOLDERS.get(key)
+    if pm is None:
+        pm = QPixmap(size, size)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(128, 128, 128, 60))
+        p.drawRoundedRect(4, 4, size - 8, size - 8, 6, 6)
+        p.end()
+        _PLACEHOLDERS[key] = pm
+    return pm
+
+
+class FakeThreadPool:
+    """Runs tasks inline when started: deterministic thumbnails in tests (after Picard)."""
+
+    def start(self, runnable: QRunnable) -> None:
+        runnable.run()
+
+    def waitForDone(self, msecs: int = -1) -> bool:
+        return True

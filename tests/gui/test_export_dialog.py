@@ -1,0 +1,240 @@
+"""ExportDialog over a small real Library (no model): preview, copy export, undo, errors."""
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import errno
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6 import QtCore, QtGui
+
+from photoclust_app.core import export as export_core
+from photoclust_app.core.library import IndexedPhoto, Library
+from photoclust_app.core.records import PhotoMeta, PhotoRecord
+from photoclust_app.gui.export_dialog import ExportDialog
+
+# relpath -> cluster name (None: Unsorted). "dogs" collides with "Dogs" on a case-insensitive
+# file system, "Cats/Kittens" holds a separator: both must come out as safe, distinct folders.
+PHOTOS = {
+    "a.jpg": "Dogs", "b.jpg": "Dogs", "trip/c.jpg": "Dogs",
+    "d.jpg": "Cats/Kittens", "trip/e.jpg": "Cats/Kittens",
+    "f.jpg": "dogs",
+    "g.jpg": None, "trip/h.jpg": None,
+}
+
+
+@pytest.fixture
+def library(tmp_path):
+    folder = tmp_path / "photos"
+    items = []
+    for i, rel in enumerate(PHOTOS):
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (16, 12), (30 * i, 200 - 20 * i, 90)).save(path, quality=90)
+        st = path.stat()
+        items.append(IndexedPhoto(PhotoRecord(rel, st.st_size, st.st_mtime_ns), f"hash{i}",
+                                  PhotoMeta(16, 12), b"", np.eye(8, dtype=np.float32)[i]))
+    with Library.open(folder) as lib:
+        ids = dict(zip(PHOTOS, lib.add_photos(items, model="test")))
+        clusters = {}
+        for rel, name in PHOTOS.items():
+            if name is not None:
+                if name not in clusters:
+                    clusters[name] = lib.create_cluster(name)
+                lib.assign([ids[rel]], clusters[name])
+        yield lib
+
+
+@pytest.fixture
+def dialog(qtbot, library):
+    d = ExportDialog(library)
+    qtbot.addWidget(d)
+    return d
+
+
+def test_preview_rows_are_sanitised_and_deduplicated(dialog, tmp_path):
+    dialog.set_destination(tmp_path / "out")
+    assert dialog.preview_rows() == [("Dogs", 3), ("Cats_Kittens", 2), ("dogs (2)", 1)]
+    assert dialog.error_text() == ""
+    assert dialog._export_btn.isEnabled()
+    assert not (tmp_path / "out").exists()          # the preview is a dry run
+
+
+def test_include_unsorted_toggles_a_row(dialog, tmp_path):
+    dialog.set_destination(tmp_path / "out")
+    dialog.set_include_unsorted(True)
+    assert dialog.preview_rows()[-1] == ("Unsorted", 2)
+    assert len(dialog.preview_rows()) == 4
+    dialog.set_include_unsorted(False)
+    assert [name for name, _ in dialog.preview_rows()] == ["Dogs", "Cats_Kittens", "dogs (2)"]
+
+
+def test_typing_a_destination_refreshes_after_a_pause(dialog, tmp_path, qtbot):
+    dialog.set_destination(tmp_path / "out")
+    dialog.wait_for_preview()
+    dialog._dest.setText(str(tmp_path / "out2"))            # as typing does: no refresh yet
+    assert dialog._plan.dest == (tmp_path / "out").resolve() and dialog._timer.isActive()
+    qtbot.waitUntil(lambda: dialog._plan is not None and dialog._plan.dest == (tmp_path / "out2").resolve(),
+                    timeout=5000)
+    assert not dialog._timer.isActive()
+
+
+def test_preview_plans_off_the_gui_thread_and_drops_stale_results(dialog, tmp_path, qtbot, monkeypatch):
+    dialog.wait_for_preview()                               # the plan for the default destination
+    real = export_core.plan_export
+    threads = []
+
+    def slow_plan(*args, **kw):
+        threads.append(threading.current_thread())
+        time.sleep(0.3)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(export_core, "plan_export", slow_plan)
+    t0 = time.perf_counter()
+    dialog.set_destination(tmp_path / "a")
+    dialog.set_mode("symlink")
+    dialog.set_destination(tmp_path / "b")
+    assert time.perf_counter() - t0 < 0.25                  # the GUI thread did not wait
+    assert not dialog._export_btn.isEnabled() and "Updating" in dialog._summary.text()
+    rows = dialog.preview_rows()
+    assert rows == [("Dogs", 3), ("Cats_Kittens", 2), ("dogs (2)", 1)]
+    assert dialog._plan.dest == (tmp_path / "b").resolve() and dialog._plan.mode == "symlink"
+    assert threading.main_thread() not in threads
+    assert len(threads) == 2        # the first plan ran; the two requests made during it became one
+    assert dialog._export_btn.isEnabled()
+
+
+def test_copy_export_then_undo(dialog, library, tmp_path, qtbot, monkeypatch):
+    dest = tmp_path / "out"
+    dialog.set_destination(dest)
+    dialog.set_include_unsorted(True)
+    progress, shown_on = [], []
+    dialog._progress.valueChanged.connect(progress.append)
+    real_show = dialog._show_result
+    monkeypatch.setattr(dialog, "_show_result", lambda text: (shown_on.append(threading.current_thread()),
+                                                              real_show(text)))
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000) as sig:
+        dialog.start_export()
+    manifest = Path(sig.args[0])
+    assert manifest.is_file() and manifest.parent == dest.resolve()
+    expected = {"Dogs": ["a.jpg", "b.jpg", "c.jpg"], "Cats_Kittens": ["d.jpg", "e.jpg"],
+                "dogs (2)": ["f.jpg"], "Unsorted": ["g.jpg", "h.jpg"]}
+    by_name = {Path(rel).name: library.folder / rel for rel in PHOTOS}
+    for folder, names in expected.items():
+        assert sorted(p.name for p in (dest / folder).iterdir()) == names
+        for n in names:
+            assert (dest / folder / n).read_bytes() == by_name[n].read_bytes()
+    assert all((library.folder / rel).is_file() for rel in PHOTOS)   # copy keeps the originals
+    assert "Copied 8 photos into 4 folders" in dialog._result.text()
+    assert shown_on == [threading.main_thread()]                # widgets touched on the GUI thread only
+    assert progress and progress[-1] == 8 and dialog._progress.maximum() == 8
+    assert dialog._undo_btn.isEnabled() and not dialog.is_running()
+
+    report = dialog.undo_last_export()
+    assert report.removed == 8 and report.restored == 0 and report.refused == []
+    assert not dest.exists()                                    # it created dest, so undo removes it
+    assert all((library.folder / rel).is_file() for rel in PHOTOS)
+    assert "8 exported files removed" in dialog._result.text()
+    assert dialog.manifest_path() is None and not dialog._undo_btn.isEnabled()
+
+
+def test_destination_that_is_a_file_shows_a_sentence(dialog, tmp_path, qtbot):
+    f = tmp_path / "not-a-folder"
+    f.write_text("x")
+    dialog.set_destination(f)
+    assert "is a file, not a folder" in dialog.error_text()
+    assert dialog.preview_rows() == [] and not dialog._export_btn.isEnabled()
+    with qtbot.assertNotEmitted(dialog.exportFinished):
+        dialog.start_export()          # no exception, nothing started
+    assert not dialog.is_running()
+    assert "Traceback" not in dialog.error_text()
+
+
+def test_relative_and_empty_destinations_explain_themselves(dialog):
+    dialog.set_destination("relative/place")
+    assert "full path" in dialog.error_text()
+    dialog.set_destination("")
+    assert dialog.error_text() == "Choose a destination folder."
+    assert dialog.preview_rows() == []
+
+
+def test_failure_while_running_is_a_sentence(dialog, tmp_path, qtbot, monkeypatch):
+    def disk_full(plan, progress=None, cancel=None):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out"))
+
+    monkeypatch.setattr(export_core, "run_export", disk_full)
+    dialog.set_destination(tmp_path / "out")
+    with qtbot.assertNotEmitted(dialog.exportFinished):
+        dialog.start_export()
+        qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    msg = dialog.error_text()
+    assert msg.startswith("The export could not go on: No space left on device")
+    assert msg.endswith(".") and "Traceback" not in msg
+    assert dialog._export_btn.isEnabled()                       # the user can try again
+
+
+def test_cancel_keeps_a_manifest_that_undo_cleans_up(dialog, tmp_path, qtbot, monkeypatch):
+    real = export_core.run_export
+    monkeypatch.setattr(export_core, "run_export",
+                        lambda plan, progress=None, cancel=None: real(plan, progress=progress, cancel=lambda: True))
+    dest = tmp_path / "out"
+    dialog.set_destination(dest)
+    dialog.start_export()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    assert "cancelled" in dialog.error_text().lower()
+    assert dialog.manifest_path() is not None and dialog._undo_btn.isEnabled()
+    report = dialog.undo_last_export()
+    assert report.removed == 0 and report.refused == []
+    assert not dest.exists()
+
+
+def test_closing_while_running_cancels_then_closes(dialog, tmp_path, qtbot, monkeypatch):
+    real = export_core.run_export
+
+    def slow(plan, progress=None, cancel=None):
+        return real(plan, progress=progress, cancel=lambda: time.sleep(0.05) or cancel())
+
+    monkeypatch.setattr(export_core, "run_export", slow)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.set_destination(tmp_path / "out")
+    dialog.start_export()
+    assert dialog.is_running() and dialog._progress_box.isVisible()
+    dialog.reject()                                            # Close / Escape while running
+    assert dialog.isVisible() and not dialog._cancel_btn.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10000)
+    assert not dialog.is_running()
+    assert "cancelled" in dialog.error_text().lower()
+    assert dialog.manifest_path() is not None                  # what was done can still be undone
+    report = dialog.undo_last_export()
+    assert report.refused == [] and not (tmp_path / "out").exists()
+
+
+def test_mode_explanations_and_move_warning(dialog, tmp_path):
+    dialog.set_destination(tmp_path / "out")
+    assert not dialog._move_warning.isVisibleTo(dialog)
+    notes = set()
+    for mode in ("copy", "move", "symlink", "hardlink"):
+        dialog.set_mode(mode)
+        assert dialog.mode() == mode
+        notes.add(dialog._mode_note.text())
+        assert dialog._move_warning.isVisibleTo(dialog) == (mode == "move")
+        assert dialog.preview_rows()        # every mode plans on the same disk
+    assert len(notes) == 4
+    with pytest.raises(ValueError):
+        dialog.set_mode("teleport")
+
+
+def test_show_in_folder_opens_destination(dialog, tmp_path, qtbot, monkeypatch):
+    opened = []
+    monkeypatch.setattr(QtGui.QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url) or True))
+    dialog.set_destination(tmp_path / "out")
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()
+    dialog._show_btn.click()
+    assert opened == [QtCore.QUrl.fromLocalFile(str((tmp_path / "out").resolve()))]

@@ -1,0 +1,215 @@
+"""The window indexing a real folder with the tiny model: progress, skipped files, automatic
+clustering, cancel, reopening, re-clustering and splitting; and the GUI thread never stalls."""
+import shutil
+import time
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer
+
+from photoclust_app.gui.app import preload_gui_imports
+
+
+pytestmark = pytest.mark.slow
+TASK_TIMEOUT_MS = 300_000
+
+
+class StallMonitor(QObject):
+    """A 10 ms timer on the GUI thread; the longest gap between ticks is the worst stall."""
+
+    def __init__(self, runner):
+        super().__init__()
+        self.clock = QElapsedTimer()
+        self.timer = QTimer(self)
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.worst_ms, self.worst_stage, self.stage = 0, "", "start"
+        runner.progress.connect(lambda d, t, s: setattr(self, "stage", s))
+
+    def start(self):
+        self.clock.start()
+        self._last = 0
+        self.timer.start()
+
+    def _tick(self):
+        now = self.clock.elapsed()
+        gap, self._last = now - self._last, now
+        if gap > self.worst_ms:
+            self.worst_ms, self.worst_stage = gap, self.stage
+
+    def stop(self):
+        self.timer.stop()
+
+
+def open_and_wait(qtbot, win, folder, **kw):
+    with qtbot.waitSignal(win.taskEnded, timeout=TASK_TIMEOUT_MS) as sig:
+        assert win.open_folder(folder, **kw)
+    return sig.args
+
+
+def test_open_indexes_clusters_and_the_gui_never_stalls(make_window, photo_folder, qtbot):
+    (photo_folder / "broken.jpg").write_bytes(b"this is not a JPEG")
+    preload_gui_imports()  # as run_app does before the window shows
+    win = make_window()
+    stages = []
+    win.runner.progress.connect(lambda d, t, s: stages.append((s, d, t)))
+    monitor = StallMonitor(win.runner)
+    monitor.start()
+    args = open_and_wait(qtbot, win, photo_folder)
+    monitor.stop()
+    print(f"\nworst GUI stall while opening, indexing and clustering: {monitor.worst_ms} ms "
+          f"(stage: {monitor.worst_stage})")
+    assert args == ["open", "finished"]
+    assert {"scan", "index"} <= {s for s, _, _ in stages}
+    assert ("index", 31, 31) in stages            # the bar reaches the end (30 photos + broken.jpg)
+    assert win.session.photo_count() == 30
+    assert win.library.last_clustering() is not None
+    assert sum(c.size for c in win.session.clusters()) + win.session.unsorted_count() == 30
+    assert len(win.session.clusters()) >= 2
+    assert win.skipped_button.isVisible() and win.skipped_button.text() == "1 file skipped"
+    assert "broken.jpg" in [s.relpath for s in win.skipped_button.skips]
+    assert win.skipped_button.toolTip()
+    qtbot.waitUntil(lambda: len(win.map_view.photo_ids()) == 30)
+    assert not win.progress.isVisible()
+    assert monitor.worst_ms < 100, f"GUI stalled {monitor.worst_ms} ms during {monitor.worst_stage}"
+
+
+def test_cancel_stops_quickly_and_keeps_what_was_done(make_window, photo_folder, qtbot):
+    for i, p in enumerate(sorted(photo_folder.glob("*.jpg"))):  # 600 photos: enough to cancel mid-way
+        for k in range(19):
+            shutil.copy(p, photo_folder / f"copy{k}_{p.name}")
+    win = make_window(index_options={"batch_size": 2, "workers": 0})
+    asked = []
+
+    def on_progress(done, total, stage):
+        if stage == "index" and done >= 10 and not asked:
+            asked.append(time.monotonic())
+            win.progress.cancel_button.click()
+
+    win.runner.progress.connect(on_progress)
+    args = open_and_wait(qtbot, win, photo_folder)
+    stopped_after = time.monotonic() - asked[0]
+    print(f"\ncancel took {stopped_after:.2f} s")
+    assert args == ["open", "cancelled"]
+    assert stopped_after < 2.0
+    kept = win.library.count_photos()
+    assert 0 < kept < 600
+    assert win.session.photo_count() == kept          # what was done is shown
+    assert win.library.last_clustering() is None      # no clustering after a cancel
+    win.runner.progress.disconnect(on_progress)
+    with qtbot.waitSignal(win.taskEnded, timeout=TASK_TIMEOUT_MS) as sig:
+        win.reindex()                                  # the next run carries on
+    assert sig.args == ["open", "finished"]
+    assert win.last_report.unchanged == kept and win.last_report.new == 600 - kept
+    assert win.session.photo_count() == 600
+
+
+@pytest.fixture(scope="module")
+def _indexed_template(tmp_path_factory):
+    """30 photos (3 groups) indexed with tiny-test and clustered, through the core API."""
+    from conftest import make_photos
+
+    from photoclust_app.core.index import index_folder
+    from photoclust_app.core.library import Library
+    from photoclust_app.core.organize import recluster_library
+
+    folder = tmp_path_factory.mktemp("indexed") / "photos"
+    make_photos(folder, per_group=10)
+    index_folder(folder, model="tiny-test", device="cpu", workers=0)
+    with Library.open(folder) as lib:
+        recluster_library(lib)
+    return folder
+
+
+@pytest.fixture
+def indexed_folder(tmp_path, _indexed_template):
+    dest = tmp_path / "indexed"
+    shutil.copytree(_indexed_template, dest)
+    return dest
+
+
+def test_reopen_shows_saved_clusters_first_then_indexes_only_changes(make_window, indexed_folder, qtbot):
+    from conftest import make_photos
+
+    extra = indexed_folder / "extra"
+    make_photos(extra, per_group=1, seed=5)          # 3 new photos
+    (indexed_folder / "reds" / "r00.jpg").unlink()         # 1 removed
+    win = make_window()
+    first = []
+    win.stateInstalled.connect(lambda: first or first.append(
+        (win.session.photo_count(), len(win.session.clusters()))))
+    args = open_and_wait(qtbot, win, indexed_folder)
+    assert args == ["open", "finished"]
+    assert first[0][0] == 30 and first[0][1] >= 2     # the saved state came first, clusters and all
+    r = win.last_report
+    assert (r.new, r.removed, r.unchanged, r.embedded) == (3, 1, 29, 3)
+    assert win.session.photo_count() == 32
+    # new photos were clustered (as an undoable step, since the library had clusters before)
+    assert not win.library.conn.execute(
+        "SELECT 1 FROM photos WHERE id NOT IN (SELECT photo_id FROM assignments)").fetchone()
+    assert win.session.can_undo and "new photos" in win.session.undo_text
+
+
+def test_granularity_reclusters_keeping_names_and_hand_placed_photos(make_window, indexed_folder, qtbot):
+    win = make_window()
+    open_and_wait(qtbot, win, indexed_folder)
+    s = win.session
+    first, second = s.clusters()[0].id, s.clusters()[1].id
+    s.rename(first, "Mine")
+    placed = s.members(first)[0]
+    s.move([placed], second)
+    value = win.actions.granularity.value()
+    with qtbot.waitSignal(win.taskEnded, timeout=TASK_TIMEOUT_MS) as sig:
+        win.actions.granularity.setValue(value + 2)   # re-clusters once the slider rests
+    assert sig.args == ["recluster", "finished"]
+    assert "Mine" in [c.display_name for c in s.clusters()]
+    assert s.cluster_of(placed) == second
+    assert win.library.get_meta("gui.min_cluster_size") == str(value + 2)
+    assert s.undo_text == "Re-cluster"
+    before_names = {c.id: c.display_name for c in s.clusters()}
+    s.undo()
+    assert s.cluster_of(placed) == second and "Mine" in [c.display_name for c in s.clusters()]
+    s.redo()
+    assert {c.id: c.display_name for c in s.clusters()} == before_names
+
+
+def test_split_one_cluster_and_undo(opened, qtbot):
+    win = opened
+    red = win.session.cluster_ids()[0]
+    members = win.session.members(red)
+    win.select_clusters([red])
+    with qtbot.waitSignal(win.taskEnded, timeout=TASK_TIMEOUT_MS) as sig:
+        win.actions.split.trigger()
+    assert sig.args == ["split", "finished"]
+    parts = [c for c in win.session.cluster_ids() if c != red and set(win.session.members(c)) <= set(members)
+             and win.session.members(c)]
+    assert parts, "the red cluster (two tight blobs) should come apart"
+    assert sorted(sum((win.session.members(c) for c in [red, *parts]), [])) == members
+    assert set(win.selected_clusters()) == {red, *parts}
+    win.actions.undo.trigger()
+    assert win.session.members(red) == members
+    assert not [c for c in parts if c in win.session.cluster_ids()]
+
+
+def test_cancel_during_a_fit_kills_it_at_once(opened, qtbot):
+    win = opened
+    win.select_clusters([win.session.cluster_ids()[0]])
+    before = win.session.members(win.session.cluster_ids()[0])
+    win.actions.split.trigger()
+    qtbot.waitUntil(lambda: win.engine.pid is not None, timeout=30000)
+    t0 = time.monotonic()
+    with qtbot.waitSignal(win.taskEnded, timeout=30000) as sig:
+        win.progress.cancel_button.click()
+    assert sig.args == ["split", "cancelled"]
+    assert time.monotonic() - t0 < 1.5
+    assert win.session.members(win.session.cluster_ids()[0]) == before
+    assert not win.session.can_undo
+
+
+def test_clip_unavailable_falls_back_to_the_offline_model_with_a_visible_note(make_window, photo_folder, qtbot):
+    win = make_window(model="clip")  # no network here: CLIP weights cannot be had
+    win.auto_cluster = False          # the note is the point here, not the clusters
+    args = open_and_wait(qtbot, win, photo_folder)
+    assert args == ["open", "finished"]
+    assert win.library.model == "lite"
+    assert win.notice.isVisible() and "offline model" in win.notice.text()
+    assert win.settings.value("model_notice") == win.notice.text()

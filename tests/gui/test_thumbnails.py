@@ -1,0 +1,131 @@
+"""Thumbnails decode off the GUI thread, newest request first; the grid scrolls 10,000 photos
+smoothly."""
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photoclust_app.core.library import IndexedPhoto, Library
+from photoclust_app.core.records import PhotoMeta, PhotoRecord
+from photoclust_app.core.session import Session
+from photoclust_app.gui import thumbnails as thumbs_mod
+from photoclust_app.gui.thumbnails import ThumbnailLoader
+
+
+def test_decoding_happens_off_the_gui_thread(built_folder, qtbot, monkeypatch):
+    threads = []
+    real = ThumbnailLoader._decode
+
+    def spy(self, pid):
+        threads.append(threading.get_ident())
+        return real(self, pid)
+
+    monkeypatch.setattr(ThumbnailLoader, "_decode", spy)
+    loader = ThumbnailLoader(built_folder)
+    try:
+        assert loader.pixmap(1) is None  # not yet: it is loading
+        with qtbot.waitSignal(loader.loaded, timeout=10000) as sig:
+            pass
+        assert sig.args == [1]
+        assert threads and threading.get_ident() not in threads
+        pm = loader.pixmap(1)
+        assert pm is not None and pm.width() == 96
+        assert loader.image(1).width() == 96
+    finally:
+        loader.close()
+
+
+def test_newest_request_first_and_missing_ones_do_not_hang(built_folder, qtbot):
+    order = []
+
+    class Pool:  # holds tasks until run() so the queue can be inspected
+        def __init__(self):
+            self.tasks = []
+
+        def start(self, r):
+            self.tasks.append(r)
+
+        def waitForDone(self, ms=-1):
+            return True
+
+    pool = Pool()
+    loader = ThumbnailLoader(built_folder, pool=pool, max_threads=1)
+    loader.loaded.connect(order.append)
+    for pid in (1, 2, 3, 9999):
+        loader.request(pid)
+    assert loader.pending() == 4 and len(pool.tasks) == 1
+    pool.tasks[0].run()
+    assert order == [9999, 3, 2, 1]  # most recent first
+    assert loader.pending() == 0 and loader.is_loaded(9999) and loader.pixmap(9999) is None
+    loader.close()
+
+
+def test_old_requests_are_dropped_when_scrolling_fast(built_folder, monkeypatch):
+    monkeypatch.setattr(thumbs_mod, "MAX_QUEUED", 5)
+
+    class Pool:
+        def start(self, r):
+            pass
+
+    loader = ThumbnailLoader(built_folder, pool=Pool(), max_threads=1)
+    for pid in range(1, 21):
+        loader.request(pid)
+    assert loader.backlog() == 5 and loader.pending() == 5 and loader._stack == [16, 17, 18, 19, 20]
+
+
+@pytest.fixture(scope="module")
+def big_folder(tmp_path_factory):
+    """10,000 photos (tiny thumbnails, no files needed for the grid) in one cluster."""
+    folder = tmp_path_factory.mktemp("big")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(buf, "JPEG")
+    jpeg = buf.getvalue()
+    items = [IndexedPhoto(PhotoRecord(f"d{i // 1000}/p{i:05d}.jpg", 1, 1), str(i), PhotoMeta(64, 48), jpeg,
+                          np.ones(4, np.float32)) for i in range(10_000)]
+    with Library.open(folder) as lib:
+        ids = lib.add_photos(items, "m")
+        cid = lib.create_cluster("All")
+        lib.assign(ids, cid, manual=False)
+    return folder
+
+
+@pytest.mark.slow
+def test_scrolling_10k_photos_is_smooth(big_folder, qtbot):
+    from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
+    from photoclust_app.gui.views import PhotoGridView
+
+    lib = Library.open(big_folder)
+    loader = ThumbnailLoader(big_folder)
+    try:
+        session = Session(lib)
+        model = PhotoGridModel(session, loader)
+        view = PhotoGridView()
+        view.setModel(model)
+        view.resize(900, 700)
+        view.show()
+        qtbot.addWidget(view)
+        t0 = time.perf_counter()
+        model.set_clusters([session.cluster_ids()[0]])
+        qtbot.waitUntil(lambda: view.verticalScrollBar().maximum() > 0)
+        first_layout = time.perf_counter() - t0
+        bar = view.verticalScrollBar()
+        times = []
+        for k in range(1, 61):  # 60 jumps through the whole grid, painting each
+            bar.setValue(bar.maximum() * k // 60)
+            t = time.perf_counter()
+            view.viewport().repaint()
+            times.append(time.perf_counter() - t)
+            qtbot.wait(1)  # let decoded thumbnails arrive, as they would between frames
+        times = np.array(times) * 1000
+        print(f"\n10k grid: first layout {first_layout * 1000:.0f} ms; repaint while scrolling: median "
+              f"{np.median(times):.1f} ms, worst {times.max():.1f} ms; thumbnails waiting {loader.backlog()}")
+        assert first_layout < 1.0
+        assert np.median(times) < 25 and times.max() < 100
+        assert loader.backlog() <= thumbs_mod.MAX_QUEUED
+        qtbot.waitUntil(lambda: loader.pending() == 0, timeout=20000)
+    finally:
+        loader.close()
+        lib.close()
