@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import sys
 from pathlib import Path
 
 
@@ -13,13 +14,26 @@ def log_file_path() -> Path:
     return Path(os.environ.get("PHOTOCLUST_LOG_DIR") or user_log_dir("photoclust")) / "photoclust.log"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now, so a caller that swaps it (tests, embedding
+    apps) never leaves the handler holding a closed stream."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def configure_logging(verbose: bool = False) -> Path | None:
     """Idempotent. Returns the log file, or None when it cannot be written (logging to stderr only)."""
     root = logging.getLogger()
     if getattr(root, "_photoclust_configured", False):
         return getattr(root, "_photoclust_log_file", None)
     root.setLevel(logging.DEBUG)
-    console = logging.StreamHandler()
+    console = _StderrHandler()
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root.addHandler(console)

@@ -81,11 +81,12 @@ class FileState:
 class Library:
     """A photo folder's library. Open with ``Library.open(folder)``; close when done."""
 
-    def __init__(self, folder: Path, path: Path, conn: sqlite3.Connection, lock_fd: int | None):
+    def __init__(self, folder: Path, path: Path, conn: sqlite3.Connection, lock_fd: int | None,
+                 readonly: bool = False):
         self.folder = folder
         self.path = path
         self.conn = conn
-        self.readonly = lock_fd is None
+        self.readonly = readonly
         self._lock_fd = lock_fd
         # One connection serves the GUI thread and a worker; writers take turns here so one
         # thread never silently joins another's open transaction.
@@ -94,8 +95,10 @@ class Library:
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, folder: str | os.PathLike, *, readonly: bool = False,
-             location: str | os.PathLike | None = None) -> "Library":
-        """LOCATION overrides where the database file is (benchmarks use a temporary one)."""
+             location: str | os.PathLike | None = None, delegate: bool = False) -> "Library":
+        """LOCATION overrides where the database file is (benchmarks use a temporary one).
+        DELEGATE opens for writing without taking the writer lock: only for a helper process
+        working on behalf of the process that holds it (the GUI's engine)."""
         folder = Path(folder).expanduser().resolve()
         if not folder.is_dir():
             raise LibraryError(f"{folder} is not a folder.")
@@ -109,14 +112,15 @@ class Library:
             except BaseException:
                 conn.close()
                 raise
-            return cls(folder, path, conn, None)
+            return cls(folder, path, conn, None, readonly=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = cls._lock(path)
+        lock_fd = None if delegate else cls._lock(path)
         try:
             conn = cls._connect(path, readonly=False)
             migrate(conn)
         except BaseException:
-            os.close(lock_fd)
+            if lock_fd is not None:
+                os.close(lock_fd)
             raise
         lib = cls(folder, path, conn, lock_fd)
         if lib.get_meta("folder") is None:

@@ -23,7 +23,6 @@ import os
 import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any, Callable
 
 from ..core.errors import Cancelled, PhotoclustError
@@ -74,15 +73,10 @@ def _child_main(conn, cancel_event) -> None:
 
 
 def _delegate_library(folder: str):
-    """A writable Library for the window's library without taking its lock: the window
-    (our parent) holds the writer lock and this process writes on its behalf."""
-    from ..core.library import Library, library_path_for
+    """The window (our parent) holds the writer lock; this process writes on its behalf."""
+    from ..core.library import Library
 
-    folder_path = Path(folder).resolve()
-    path = library_path_for(folder_path)
-    conn = Library._connect(path, readonly=False)
-    lock_fd = os.open(str(path) + ".lock", os.O_RDONLY)  # not locked: only marks the Library writable
-    return Library(folder_path, path, conn, lock_fd)
+    return Library.open(folder, delegate=True)
 
 
 def _op_index(progress, cancel, folder: str, model: str, device: str, options: dict):

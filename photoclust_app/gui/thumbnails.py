@@ -14,13 +14,14 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
 
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 160
 MAX_QUEUED = 400
+MAX_THUMB_PIXELS = 40_000_000  # stored thumbnails are ~256 px; anything this big is hostile
 
 
 class _Bridge(QObject):
@@ -180,10 +181,21 @@ class ThumbnailLoader(QObject):
         data = self._library().thumbnail(photo_id)
         if not data:
             return QImage()
-        image = QImage.fromData(data)
+        buf = QBuffer()
+        buf.setData(QByteArray(data))
+        buf.open(QIODevice.OpenModeFlag.ReadOnly)
+        reader = QImageReader(buf)
+        reader.setAutoTransform(False)  # stored thumbnails are upright already
+        size = reader.size()
+        if size.isValid():
+            if size.width() * size.height() > MAX_THUMB_PIXELS:  # a bomb, not a thumbnail
+                return QImage()
+            if max(size.width(), size.height()) > self.size:  # JPEG decodes straight at the smaller size
+                reader.setScaledSize(size.scaled(QSize(self.size, self.size), Qt.AspectRatioMode.KeepAspectRatio))
+        image = reader.read()
         if image.isNull():
             return image
-        if max(image.width(), image.height()) > self.size:
+        if max(image.width(), image.height()) > self.size:  # formats that could not scale on read
             image = image.scaled(QSize(self.size, self.size), Qt.AspectRatioMode.KeepAspectRatio,
                                  Qt.TransformationMode.SmoothTransformation)
         return image.convertToFormat(QImage.Format.Format_RGB32)

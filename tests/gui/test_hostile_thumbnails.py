@@ -10,7 +10,6 @@ import io  # noqa: E402
 import time  # noqa: E402
 
 import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
 from hostile import jpeg, jpeg_declaring, noisy, png16, png_declaring, truncated_jpeg  # noqa: E402

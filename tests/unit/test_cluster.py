@@ -198,15 +198,20 @@ def test_absorb_noise_only_when_clearly_close():
     np.testing.assert_array_equal(new_labels[:60], labels[:60])
 
 
-def test_gap_points_go_to_nearest_leaf_of_their_eom_cluster():
-    Z = np.array([[0.0], [0.1], [0.2], [0.45], [0.55], [0.8], [0.9], [1.0], [5.0], [9.0]], dtype=np.float32)
+def test_gap_points_fill_nearest_leaf_down_to_target():
+    Z = np.array([[0.0], [0.1], [0.2], [0.45], [0.6], [0.8], [0.9], [1.0], [5.0], [9.0]], dtype=np.float32)
     leaf = np.array([0, 0, 0, -1, -1, 1, 1, 1, -1, -1])
-    eom = np.array([0, 0, 0, 0, 0, 0, 0, 0, -1, 1])  # 9.0 is in an eom cluster with no leaf member
+    eom = np.array([0, 0, 0, 0, 0, 0, 0, 0, -1, 1])  # 9.0: an eom cluster without leaf members
     probs = np.array([1, .5, 1, 0, 0, 1, .8, 1, 0, 0], dtype=np.float32)
-    labels, new_probs, n = assign_gap_points(Z, leaf, probs, eom)
-    assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, -1, -1] and n == 2
+    labels, new_probs, n = assign_gap_points(Z, leaf, probs, eom, target=0.0)
+    assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, -1, -1] and n == 2  # eom noise stays
     assert new_probs[3] == pytest.approx(0.25) and new_probs[4] == pytest.approx(0.4)
     assert new_probs[8] == 0
+    # target 30% of 10 points = 3 may stay Unsorted: only the gap point closest to a leaf moves
+    labels, _, n = assign_gap_points(Z, leaf, probs, eom, target=0.3)
+    assert n == 1 and labels.tolist() == [0, 0, 0, -1, 1, 1, 1, 1, -1, -1]
+    unchanged, _, n = assign_gap_points(Z, leaf, probs, eom, target=0.5)
+    assert n == 0 and unchanged.tolist() == leaf.tolist()
 
 
 def test_medoid_is_exact_and_first():

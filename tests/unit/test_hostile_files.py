@@ -6,13 +6,16 @@ rather than bytes (deleted between scan and decode, rewritten while decoding, pe
 denied) are staged here, in-process through monkeypatch, and (permissions) for real in a
 child process running as the unprivileged user 'nobody' when the tests run as root.
 """
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from hostile import (BLUE, GREEN, INDEXED, RED, REPO, SKIPPED, centre_color, cli_argv, cli_env, close_color,
                      integrity_problems, jpeg, jpeg_declaring, png_declaring, rewrite_in_place, run_cli,
@@ -100,10 +103,6 @@ def test_every_good_photo_indexed_right(hostile_run):
 @pytest.mark.slow
 def test_palette_transparency_composited_on_white(hostile_run):
     folder, *_ = hostile_run
-    from PIL import Image
-    import io
-    import numpy as np
-
     photos, _ = _lib_photos(folder)
     with Image.open(io.BytesIO(photos["palette_alpha.png"][1])) as im:
         a = np.asarray(im.convert("RGB"), np.float32)
