@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     except PhotoclustError as err:
         print(f"photoclust: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `photoclust info X | head`
+        sys.stderr.close()
+        return 0
 
 
 def _run_gui(argv: list[str]) -> int:

@@ -171,7 +171,7 @@ def absorb_noise(Z: np.ndarray, labels: np.ndarray, probs: np.ndarray, *, k: int
 
     One pass, votes from the HDBSCAN labels only (no chains of absorbed points), so a point
     in no cluster's neighbourhood stays Unsorted. An absorbed point gets a membership below
-    every original member of its cluster: share_of_votes * the cluster's weakest member.
+    every original member of its cluster: half the vote share times the weakest member's.
     """
     labels = labels.copy()
     probs = probs.astype(np.float32, copy=True)
@@ -195,7 +195,7 @@ def absorb_noise(Z: np.ndarray, labels: np.ndarray, probs: np.ndarray, *, k: int
     if take.any():
         weakest = _weakest_member(labels, probs)
         labels[noise[take]] = best[take]
-        probs[noise[take]] = (top[take] / kk) * weakest[best[take]]
+        probs[noise[take]] = 0.5 * (top[take] / kk) * weakest[best[take]]
     return labels, probs
 
 

@@ -54,9 +54,18 @@ def library_path_for(folder: Path) -> Path:
     if inside.exists():
         return inside
     fallback = _fallback_dir(folder) / LIBRARY_FILENAME
-    if fallback.exists() or not os.access(folder, os.W_OK):
+    if fallback.exists() or not _writable(folder):
         return fallback
     return inside
+
+
+def _writable(folder: Path) -> bool:
+    """Writable, and not marked read-only: root may write anywhere, but a folder without
+    write bits says its owner wants it left alone (a shared or archived photo set)."""
+    try:
+        return os.access(folder, os.W_OK) and bool(folder.stat().st_mode & 0o222)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ from .progress import CancelFn, ProgressFn, check_cancel, no_progress
 
 log = logging.getLogger(__name__)
 
-Namer = Callable[[np.ndarray], list[str]]
+# centroids -> for each, candidate names best first with scores
+Namer = Callable[[np.ndarray], list[list[tuple[str, float]]]]
+N_NAME_CANDIDATES = 5
+RUNNER_UP_SHARE = 0.5
 N_REPRESENTATIVES = 9
 # An old cluster and a new one are "the same" when they share at least this share of the smaller.
 MATCH_OVERLAP = 0.5
@@ -58,16 +61,15 @@ def make_namer(model: str | None, device: str = "auto") -> Namer | None:
     if not model:
         return None
 
-    def namer(centroids: np.ndarray) -> list[str]:
+    def namer(centroids: np.ndarray) -> list[list[tuple[str, float]]]:
         from .embed import create_embedder
 
         try:
             embedder = create_embedder(model, device, fallback=False)
-            described = embedder.describe(centroids, top=1)
+            return embedder.describe(centroids, top=N_NAME_CANDIDATES)
         except PhotoclustError as err:
             log.warning("No suggested names: %s", err)
-            return [""] * len(centroids)
-        return [d[0][0] if d else "" for d in described]
+            return [[] for _ in range(len(centroids))]
 
     return namer
 
@@ -139,15 +141,32 @@ def _suggest_names(vectors: np.ndarray, labels: np.ndarray, namer: Namer | None)
         return {lab: "" for lab in present}
     centroids = np.stack([vectors[labels == lab].mean(axis=0) for lab in present])
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    raw = namer(centroids)
-    names, seen = {}, {}
-    for lab, name in zip(present, raw):
-        name = (name or "").strip()
-        if name:
-            seen[name] = seen.get(name, 0) + 1
-            if seen[name] > 1:
-                name = f"{name} ({seen[name]})"
-        names[lab] = name
+    return distinct_names(present, namer(centroids))
+
+
+def distinct_names(keys: list[int], candidates: list[list[tuple[str, float]]]) -> dict[int, str]:
+    """One name per cluster, distinct where the candidates allow it: the most confident
+    (cluster, name) pairs are taken first, so seven flower clusters don't all become "daisy".
+    A runner-up name counts only when it is nearly as likely as the best (RUNNER_UP_SHARE):
+    a numbered right name ("daisy (2)") beats a distinct wrong one."""
+    pairs = sorted(((score, -rank, k, name) for k, cands in zip(keys, candidates)
+                    for rank, (name, score) in enumerate(cands)
+                    if name and name.strip() and score >= RUNNER_UP_SHARE * cands[0][1]), reverse=True)
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for _, _, k, name in pairs:
+        name = name.strip()
+        if k not in names and name not in taken:
+            names[k], taken = name, taken | {name}
+    counts: dict[str, int] = {}
+    for k, cands in zip(keys, candidates):
+        if k in names:
+            continue
+        best = next((n.strip() for n, _ in cands if n and n.strip()), "")
+        if best:
+            counts[best] = counts.get(best, 1) + 1
+            best = f"{best} ({counts[best]})"
+        names[k] = best
     return names
 
 

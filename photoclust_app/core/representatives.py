@@ -11,7 +11,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-CENTRAL_SHARE = 0.5  # mosaic picks come from the most central half of a cluster
+POOL_FACTOR = 4  # mosaic candidates: the 4k most central distinct members
+DUPLICATE_SIM = 0.95  # cosine above this to a more central member: a near-duplicate
 CHUNK = 8192
 
 
@@ -19,10 +20,12 @@ def medoids(vectors: np.ndarray, labels: np.ndarray, k: int = 9) -> dict[int, li
     """Per cluster (label >= 0): up to k row indices, medoid first, then spread-out members.
 
     The medoid maximises the summed cosine similarity to its cluster, which for unit vectors
-    is ``argmax x_i . sum_j x_j``: exact and O(m * dim). The other k-1 come from the most
-    central half of the cluster by farthest-point selection (each new pick is the one least
-    similar to those already picked), so the mosaic shows the cluster's range without
-    outliers and without near-duplicates. Deterministic: ties go to the lowest row index.
+    is ``argmax x_i . sum_j x_j``: exact and O(m * dim). The others come from a pool of the
+    4k most central members that are not near-duplicates of a more central one (a burst of
+    20 shots counts once), by farthest-point selection: each pick is the pool member least
+    similar to those already picked. The pool keeps outliers out; the spread keeps the
+    mosaic from showing one scene k times. Clusters with fewer distinct members are topped up
+    with the next most central rows. Deterministic: ties go to the lowest row index.
     """
     X = _unit(vectors)
     labels = np.asarray(labels)
@@ -36,19 +39,38 @@ def medoids(vectors: np.ndarray, labels: np.ndarray, k: int = 9) -> dict[int, li
         Xc = X[rows]
         centrality = Xc @ Xc.sum(axis=0, dtype=np.float64).astype(np.float32)
         order = np.lexsort((rows, -centrality))  # most central first, ties by row index
-        pool = order[: max(k, int(np.ceil(len(rows) * CENTRAL_SHARE)))]
-        picks = [int(pool[0])]
-        if len(pool) > 1 and k > 1:
-            Xp = Xc[pool]
-            closest = Xp @ Xc[picks[0]]  # similarity of each candidate to its nearest pick
-            closest[0] = np.inf
-            while len(picks) < min(k, len(pool)):
-                j = int(np.argmin(closest))  # argmin takes the first, i.e. more central, on ties
-                picks.append(int(pool[j]))
-                closest = np.maximum(closest, Xp @ Xp[j])
-                closest[j] = np.inf
-        out[int(c)] = [int(rows[p]) for p in picks]
+        pool = _distinct_central(Xc, order, POOL_FACTOR * k)
+        picks = _farthest_points(Xc[pool], k)
+        chosen = [int(pool[p]) for p in picks]
+        if len(chosen) < min(k, len(rows)):  # top up with the most central remaining rows
+            taken = set(chosen)
+            chosen += [int(i) for i in order if int(i) not in taken][: min(k, len(rows)) - len(chosen)]
+        out[int(c)] = [int(rows[p]) for p in chosen]
     return out
+
+
+def _distinct_central(Xc: np.ndarray, order: np.ndarray, size: int) -> np.ndarray:
+    """Walk members from most central on; keep those below DUPLICATE_SIM to every kept one."""
+    kept = [int(order[0])]
+    for i in order[1:]:
+        if float((Xc[kept] @ Xc[i]).max()) < DUPLICATE_SIM:
+            kept.append(int(i))
+            if len(kept) >= size:
+                break
+    return np.array(kept)
+
+
+def _farthest_points(P: np.ndarray, k: int) -> list[int]:
+    """Greedy farthest-point order starting from P[0] (the medoid)."""
+    picks = [0]
+    closest = P @ P[0]  # similarity of each candidate to its most similar pick
+    closest[0] = np.inf
+    while len(picks) < min(k, len(P)):
+        j = int(np.argmin(closest))  # first index, i.e. more central, on ties
+        picks.append(j)
+        closest = np.maximum(closest, P @ P[j])
+        closest[picks] = np.inf
+    return picks
 
 
 def nearest_cluster(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -134,3 +134,16 @@ def test_corrupt_library_file_is_a_library_error(tmp_path):
     (tmp_path / ".photoclust" / "library.sqlite").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(LibraryError, match="cannot be read"):
         Library.open(tmp_path)
+
+
+def test_folder_without_write_bits_gets_its_library_elsewhere_even_for_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    photos = tmp_path / "archive"
+    photos.mkdir()
+    photos.chmod(0o555)
+    try:
+        with Library.open(photos) as lib:
+            assert str(lib.path).startswith(str(tmp_path / "data"))
+        assert not (photos / ".photoclust").exists()
+    finally:
+        photos.chmod(0o755)

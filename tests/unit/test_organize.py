@@ -103,3 +103,17 @@ def test_split_into_one_part_is_refused_and_changes_nothing(lib):
     with pytest.raises(PhotoclustError, match="cannot be split"):
         apply_split(lib, plan(lib, [0] * 9 + [-1], scope=cid))
     assert lib.clustering_snapshot() == before
+
+
+def test_distinct_names_prefers_confident_unique_labels():
+    from photoclust_app.core.organize import distinct_names
+
+    cands = [
+        [("daisy", 0.9), ("aster", 0.05)],
+        [("daisy", 0.6), ("sunflower", 0.3)],
+        [("daisy", 0.5)],
+        [("daisy", 0.8), ("butterfly", 0.1)],  # a far weaker runner-up is not worth a wrong name
+        [],
+    ]
+    assert distinct_names([0, 1, 2, 3, 4], cands) == {
+        0: "daisy", 1: "sunflower", 2: "daisy (2)", 3: "daisy (3)", 4: ""}
