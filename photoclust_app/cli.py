@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "bench", "screenshot")
 
@@ -139,7 +140,7 @@ def cmd_index(args) -> int:
     if report.skipped:
         print(f"{len(report.skipped)} skipped:")
         for s in report.skipped:
-            print(f"  {_printable(s.relpath)}: {s.reason}")
+            print(f"  {printable_path(s.relpath)}: {s.reason}")
     return 0
 
 
@@ -172,10 +173,6 @@ def _num(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def _printable(path: str) -> str:
-    return path.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", "\\n")
-
-
 def info_dict(lib) -> dict:
     skipped = lib.skipped()
     clusters = [c for c in lib.clusters() if c.size]
@@ -186,7 +183,7 @@ def info_dict(lib) -> dict:
         "model": lib.model,
         "photos": lib.count_photos() + len(skipped),
         "indexed": lib.count_embedded() if lib.model else 0,
-        "skipped": [{"path": _printable(s.relpath), "reason": s.reason} for s in skipped],
+        "skipped": [{"path": printable_path(s.relpath), "reason": s.reason} for s in skipped],
         "clusters": [{"id": c.id, "name": c.display_name, "size": c.size, "user_named": c.user_named}
                      for c in clusters],
         "unsorted": lib.count_unsorted(),
@@ -239,7 +236,7 @@ def cmd_export(args) -> int:
     if args.dry_run:
         print(f"Dry run: would {args.mode} {len(plan.items)} photos into {plan.dest}:")
         for name, count in plan.folders:
-            print(f"  {count:>6}  {_printable(name)}/")
+            print(f"  {count:>6}  {printable_path(name)}/")
         return 0
     bar = TerminalProgress()
     manifest = run_export(plan, progress=bar)
@@ -254,7 +251,7 @@ def cmd_undo_export(args) -> int:
     report = undo_export(Path(args.manifest))
     print(f"Undone: {report.removed} exported files removed, {report.restored} moved photos restored.")
     for path, reason in report.refused:
-        print(f"  left alone {_printable(str(path))}: {reason}")
+        print(f"  left alone {printable_path(str(path))}: {reason}")
     return 0 if not report.refused else 2
 
 

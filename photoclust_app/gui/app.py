@@ -114,8 +114,10 @@ def _preload_then(callback):
     class Bridge(QObject):
         done = Signal()
 
+    from .gui_thread import call_in_gui
+
     bridge = Bridge()
     bridge.done.connect(callback)
-    threading.Thread(target=lambda: (preload_gui_imports(), bridge.done.emit()), name="photoclust-preload",
+    threading.Thread(target=lambda: (preload_gui_imports(), call_in_gui(bridge.done.emit)), name="photoclust-preload",
                      daemon=True).start()
     return bridge

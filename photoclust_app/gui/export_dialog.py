@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 
 from ..core import export as export_core
 from ..core.errors import PhotoclustError
+from .gui_thread import call_in_gui
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class _Worker(QtCore.QObject):
         now = time.monotonic()
         if done >= total or now - self._last >= 0.1:
             self._last = now
-            self.progressed.emit(done, total)
+            call_in_gui(self.progressed.emit, done, total)
 
     @Slot()
     def run(self) -> None:
@@ -73,9 +74,9 @@ class _Worker(QtCore.QObject):
         except BaseException as err:  # noqa: BLE001 - every failure becomes a sentence
             if not isinstance(err, (PhotoclustError, OSError)):
                 log.exception("export task failed")
-            self.failed.emit(_sentence(err), str(getattr(err, "manifest", None) or ""))
+            call_in_gui(self.failed.emit, _sentence(err), str(getattr(err, "manifest", None) or ""))
         else:
-            self.succeeded.emit(result)
+            call_in_gui(self.succeeded.emit, result)
 
 
 def _row(first: QtWidgets.QWidget, *rest: QtWidgets.QWidget) -> QtWidgets.QWidget:
@@ -328,7 +329,7 @@ class ExportDialog(QtWidgets.QDialog):
                 log.exception("export preview failed")
             plan, err = None, _sentence(e)
         try:
-            self._bridge.planned.emit(gen, plan, err)   # queued to the GUI thread
+            call_in_gui(self._bridge.planned.emit, gen, plan, err)   # queued to the GUI thread
         except RuntimeError:   # the dialog is gone
             pass
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
+from ..core.display import printable_path
 from .workers import RateMeter
 
 STAGE_NAMES = {"scan": "Finding photos", "hash": "Checking for changes", "index": "Indexing",
@@ -106,7 +107,7 @@ class SkippedDialog(QDialog):
         table = QTableWidget(len(skips), 2, self)
         table.setHorizontalHeaderLabels(["File", "Reason"])
         for row, s in enumerate(skips):
-            table.setItem(row, 0, QTableWidgetItem(s.relpath))
+            table.setItem(row, 0, QTableWidgetItem(printable_path(s.relpath)))
             table.setItem(row, 1, QTableWidgetItem(s.reason))
         table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)

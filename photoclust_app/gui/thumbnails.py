@@ -17,6 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
 
+from .gui_thread import call_in_gui
+
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 160
@@ -47,7 +49,7 @@ class _Runner(QRunnable):
             except Exception:  # one bad thumbnail must not stop the others
                 log.exception("Thumbnail %s failed", pid)
                 image = QImage()
-            loader._bridge.decoded.emit(pid, image)
+            call_in_gui(loader._bridge.decoded.emit, pid, image)
 
 
 class ThumbnailLoader(QObject):

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from ..core.errors import Cancelled, PhotoclustError
+from .gui_thread import call_in_gui, deliver_pending
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class TaskContext:
 
     def progress(self, done: int, total: int, stage: str) -> None:
         if self._throttle.ready(done, total, stage):
-            self._worker.progress.emit(int(done), int(total), str(stage))
+            call_in_gui(self._worker.progress.emit, int(done), int(total), str(stage))
 
     def cancelled(self) -> bool:
         return self._worker.cancel_event.is_set()
@@ -83,7 +84,7 @@ class TaskContext:
             raise Cancelled("Cancelled; the work done so far is kept.")
 
     def partial(self, kind: str, payload: Any = None) -> None:
-        self._worker.partial.emit(kind, payload)
+        call_in_gui(self._worker.partial.emit, kind, payload)
 
 
 class _Worker(QObject):
@@ -108,18 +109,18 @@ class _Worker(QObject):
         try:
             result = self.job(ctx)
         except Cancelled:
-            self.done.emit("cancelled", None)
+            call_in_gui(self.done.emit, "cancelled", None)
         except PhotoclustError as err:
             log.warning("Task failed: %s", err)
-            self.done.emit("failed", str(err))
+            call_in_gui(self.done.emit, "failed", str(err))
         except Exception as err:  # a bug: log it in full, tell the user in a sentence
             log.exception("Task crashed")
-            self.done.emit("failed", f"Something went wrong ({type(err).__name__}: {err}). Details are in the log.")
+            call_in_gui(self.done.emit, "failed", f"Something went wrong ({type(err).__name__}: {err}). Details are in the log.")
         else:
             if self.cancel_event.is_set():  # an uninterruptible step finished after cancel: discard
-                self.done.emit("cancelled", None)
+                call_in_gui(self.done.emit, "cancelled", None)
             else:
-                self.done.emit("finished", result)
+                call_in_gui(self.done.emit, "finished", result)
 
 
 class TaskRunner(QObject):
@@ -176,7 +177,8 @@ class TaskRunner(QObject):
             return True
         if not self._thread.wait(msecs):
             return False
-        QCoreApplication.sendPostedEvents(self, 0)  # deliver what the worker sent, in order
+        deliver_pending()  # deliver what the worker sent, in order
+        QCoreApplication.sendPostedEvents(self, 0)
         return True
 
     @Slot(str, object)

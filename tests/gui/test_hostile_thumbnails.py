@@ -138,9 +138,6 @@ def test_skipped_list_shows_hostile_names(qtbot):
     assert reasons == [s.reason for s in HOSTILE_SKIPS]
 
 
-@pytest.mark.xfail(strict=True, reason="gui/progress_panel.py puts the raw relpath in the table: Qt drops the "
-                   "surrogate escapes of invalid UTF-8 bytes (b'bad\\xff.jpg' shows as 'bad.jpg', another file's "
-                   "name) and a newline splits the cell; cli._printable's escaping is not applied (reported)")
 def test_skipped_list_names_are_unambiguous(qtbot):
     dialog = SkippedDialog(HOSTILE_SKIPS)
     qtbot.addWidget(dialog)
