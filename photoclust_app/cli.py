@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--json", action="store_true")
+    s = b.add_parser("reindex", help="time a second index of an unchanged folder of N small photos")
+    s.add_argument("--n", type=int, default=2000)
+    s.add_argument("--json", action="store_true")
     s = b.add_parser("cluster", help="UMAP / HDBSCAN speed and memory on synthetic embeddings")
     s.add_argument("--n", type=int, default=20000)
     s.add_argument("--dim", type=int, default=512)
@@ -276,6 +279,10 @@ def cmd_bench(args) -> int:
 
         result = bench_index(n=args.n, size=args.size, model=args.model, workers=args.workers,
                              batch_size=args.batch_size, progress=bar)
+    elif args.bench == "reindex":
+        from .core.bench.index_bench import bench_reindex
+
+        result = bench_reindex(n=args.n)
     else:
         from .core.bench.cluster_bench import bench_cluster
 

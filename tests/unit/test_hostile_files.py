@@ -123,7 +123,8 @@ def test_every_bad_file_skipped_with_one_line_reason_in_info_json(hostile_run, c
     info = _info_json(folder, capsys)
     shown = {s["path"]: s["reason"] for s in info["skipped"]}
     for rel, e in expect.items():
-        printable = rel.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", "\\n")
+        # The file's raw bytes, undecodable ones as \xNN, line breaks as \n: one unambiguous line.
+        printable = os.fsencode(rel).decode("utf-8", "backslashreplace").replace("\n", "\\n")
         if e.outcome == SKIPPED:
             assert printable in shown, (rel, e.case, sorted(shown))
             reason = shown[printable]
