@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, Qt, QTime
 
 from ...core.session import Session
 from . import mime as mimes
+from .session_bound import SessionBound
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ UNSORTED_LABEL = "Unsorted"
 NEW_CLUSTER_LABEL = "New cluster"
 
 
-class ClusterListModel(QAbstractListModel):
+class ClusterListModel(SessionBound, QAbstractListModel):
     editFailed = Signal(str)   # a sentence for the user (e.g. a read-only library)
 
     def __init__(self, session: Session | None = None, thumbnails=None, parent=None):
@@ -43,25 +44,8 @@ class ClusterListModel(QAbstractListModel):
             self.set_session(session, thumbnails)
 
     # -- session -------------------------------------------------------------------------
-    @property
-    def session(self) -> Session | None:
-        return self._session
-
-    def set_session(self, session: Session | None, thumbnails=None) -> None:
-        self.beginResetModel()
-        if self._unsubscribe:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self.thumbnails is not None:
-            self.thumbnails.loaded.disconnect(self._on_thumbnail)
-        self._session = session
-        self.thumbnails = thumbnails
+    def _reset_rows(self, session: Session | None) -> None:
         self._ids = session.cluster_ids() if session else []
-        if session is not None:
-            self._unsubscribe = session.subscribe(self._on_event)
-        if thumbnails is not None:
-            thumbnails.loaded.connect(self._on_thumbnail)
-        self.endResetModel()
 
     def _on_event(self, event: str, payload: dict) -> None:
         if event == "clusters_changed":

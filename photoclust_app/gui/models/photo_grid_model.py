@@ -15,12 +15,13 @@ from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, Qt
 from ...core.session import Session
 from ..thumbnails import placeholder
 from . import mime as mimes
+from .session_bound import SessionBound
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 RelpathRole = Qt.ItemDataRole.UserRole + 2
 
 
-class PhotoGridModel(QAbstractListModel):
+class PhotoGridModel(SessionBound, QAbstractListModel):
     def __init__(self, session: Session | None = None, thumbnails=None, parent=None):
         super().__init__(parent)
         self._session: Session | None = None
@@ -33,25 +34,8 @@ class PhotoGridModel(QAbstractListModel):
             self.set_session(session, thumbnails)
 
     # -- session and what is shown -------------------------------------------------------
-    @property
-    def session(self) -> Session | None:
-        return self._session
-
-    def set_session(self, session: Session | None, thumbnails=None) -> None:
-        self.beginResetModel()
-        if self._unsubscribe:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self.thumbnails is not None:
-            self.thumbnails.loaded.disconnect(self._on_thumbnail)
-        self._session = session
-        self.thumbnails = thumbnails
+    def _reset_rows(self, session: Session | None) -> None:
         self._shown, self._ids, self._rows = [], [], {}
-        if session is not None:
-            self._unsubscribe = session.subscribe(self._on_event)
-        if thumbnails is not None:
-            thumbnails.loaded.connect(self._on_thumbnail)
-        self.endResetModel()
 
     def shown_clusters(self) -> list[int | None]:
         return list(self._shown)
