@@ -8,6 +8,7 @@ the window is first shown and "photoclust-ready ..." when it could open a folder
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -73,6 +74,10 @@ def preload_gui_imports() -> None:
             forkserver.ensure_running()
     except Exception as err:  # only an optimisation
         log.info("Pre-loading skipped: %s", err)
+    # Everything loaded so far lives as long as the app: move it out of the cyclic collector's
+    # reach, so a full collection scans only new objects. Measured: full collections of 70-90 ms
+    # on the GUI thread without this, a share of the worst stalls while indexing.
+    gc.freeze()
 
 
 def run_app(folder: str | None = None) -> int:
