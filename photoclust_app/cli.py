@@ -213,25 +213,17 @@ def cmd_info(args) -> int:
     return 0
 
 
-def export_groups(lib, include_unsorted: bool) -> list[tuple[str, list[Path]]]:
-    groups = [(c.display_name, [lib.folder / p.relpath for p in map(lib.photo, lib.cluster_members(c.id))])
-              for c in lib.clusters() if c.size]
-    if include_unsorted:
-        unsorted = [lib.folder / lib.photo(pid).relpath for pid in lib.cluster_members(None)]
-        if unsorted:
-            groups.append(("Unsorted", unsorted))
-    return groups
-
-
 def cmd_export(args) -> int:
-    from .core.export import plan_export, run_export
+    from .core.export import UNSORTED_FOLDER, plan_export, run_export
     from .core.library import Library
     from .terminal_progress import TerminalProgress
 
     # Read-only: exporting changes no library state, and works while another process indexes.
     with Library.open(args.folder, readonly=True) as lib:
-        groups = export_groups(lib, args.include_unsorted)
+        groups, unsorted = lib.cluster_paths()
         folder = lib.folder
+    if args.include_unsorted and unsorted:
+        groups.append((UNSORTED_FOLDER, unsorted))
     if not groups:
         print("Nothing to export: no clusters yet (run `photoclust cluster FOLDER`).", file=sys.stderr)
         return 1

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from .export_journal import Manifest, read_manifest
 from .export_names import sanitize_file_name, sanitize_folder_name
-from .export_plan import EXPORT_MARKER, MODES, ExportPlan, plan_export
+from .export_plan import EXPORT_MARKER, MODES, UNSORTED_FOLDER, ExportPlan, plan_export
 from .export_run import ExportCancelled, ExportFailed, run_export
 from .export_undo import UndoReport, undo_export
 
 __all__ = [
-    "EXPORT_MARKER", "MODES", "ExportPlan", "plan_export", "run_export", "undo_export", "UndoReport",
+    "EXPORT_MARKER", "MODES", "UNSORTED_FOLDER", "ExportPlan", "plan_export", "run_export", "undo_export", "UndoReport",
     "ExportFailed", "ExportCancelled", "sanitize_folder_name", "sanitize_file_name",
     "read_manifest", "Manifest",
 ]

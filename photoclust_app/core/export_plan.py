@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 MODES = ("copy", "move", "symlink", "hardlink")
 # Written into every export destination; the scanner skips any directory that holds it,
 # so exports inside the library folder are never indexed again.
+UNSORTED_FOLDER = "Unsorted"  # the folder Unsorted photos go to when included
 EXPORT_MARKER = ".photoclust-export"
 
 

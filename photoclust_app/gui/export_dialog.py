@@ -21,7 +21,7 @@ from .gui_thread import call_in_gui
 
 log = logging.getLogger(__name__)
 
-UNSORTED_FOLDER = "Unsorted"
+UNSORTED_FOLDER = export_core.UNSORTED_FOLDER
 MODES = {
     "copy": ("Copy", "Copies every photo; the originals stay where they are."),
     "move": ("Move", "Moves every photo into its cluster folder; the originals leave their folder."),
@@ -108,7 +108,7 @@ class ExportDialog(QtWidgets.QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export clusters to folders")
         self._library = library
-        self._groups, self._unsorted = self._collect_groups(library)
+        self._groups, self._unsorted = library.cluster_paths()
         self._plan = None
         self._manifest: Path | None = None
         self._last_undo = None
@@ -125,20 +125,6 @@ class ExportDialog(QtWidgets.QDialog):
         folder = Path(library.folder)
         self._dest.setText(str(folder.parent / f"{folder.name or 'Photos'} sorted"))
         self._refresh_preview()
-
-    @staticmethod
-    def _collect_groups(library) -> tuple[list[tuple[str, list[Path]]], list[Path]]:
-        """(cluster display name, absolute member paths) per cluster, plus the Unsorted paths.
-        Paths come from one photos() query rather than one photo_path() query per photo."""
-        folder = Path(library.folder)
-        paths = {p.id: folder / p.relpath for p in library.photos()}
-        groups = []
-        for c in library.clusters():
-            members = [paths[i] for i in library.cluster_members(c.id) if i in paths]
-            if members:
-                groups.append((c.display_name, members))
-        unsorted = [paths[i] for i in library.cluster_members(None) if i in paths]
-        return groups, unsorted
 
     # -- UI ------------------------------------------------------------------------------
     def _build_ui(self) -> None:

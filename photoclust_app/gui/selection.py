@@ -23,12 +23,7 @@ class LinkedSelection:
         return [self.grid_model.photo_ids()[r] for r in rows]
 
     def select_clusters(self, cluster_ids: list[int | None]) -> None:
-        sel = QItemSelection()
-        for cid in cluster_ids:
-            row = self.cluster_model.row_of(cid)
-            if row >= 0:
-                idx = self.cluster_model.index(row)
-                sel.select(idx, idx)
+        sel = _rows_of(self.cluster_model, cluster_ids)
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
         self.cluster_view.selectionModel().select(sel, flags)
         if not sel.isEmpty():
@@ -37,12 +32,7 @@ class LinkedSelection:
             self.cluster_view.scrollTo(sel.indexes()[0])
 
     def select_photos(self, photo_ids: list[int]) -> None:
-        sel = QItemSelection()
-        for pid in photo_ids:
-            row = self.grid_model.row_of(pid)
-            if row >= 0:
-                idx = self.grid_model.index(row)
-                sel.select(idx, idx)
+        sel = _rows_of(self.grid_model, photo_ids)
         self.grid_view.selectionModel().select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         if not sel.isEmpty():
             self.grid_view.scrollTo(sel.indexes()[0])
@@ -100,3 +90,14 @@ class LinkedSelection:
         for row in range(m.rowCount()):
             name = str(m.data(m.index(row)) or "").lower()
             self.cluster_view.setRowHidden(row, bool(text) and m.kind(row) == "cluster" and text not in name)
+
+
+def _rows_of(model, keys) -> QItemSelection:
+    """The rows of MODEL holding KEYS (via its row_of; keys it lacks are skipped)."""
+    sel = QItemSelection()
+    for key in keys:
+        row = model.row_of(key)
+        if row >= 0:
+            idx = model.index(row)
+            sel.select(idx, idx)
+    return sel
