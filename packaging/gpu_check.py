@@ -55,8 +55,8 @@ def _sync():
 
 
 def cpu_pool_decode(files, input_size, workers):
-    from photoclust_app.core.decode_pool import DecodeJob, DecodePool
-    from photoclust_app.core.index import THUMB_SIZE
+    from photoclust_app.core.ingest.decode_pool import DecodeJob, DecodePool
+    from photoclust_app.core.ingest.index import THUMB_SIZE
 
     jobs = [DecodeJob(str(p), p.name, input_size, THUMB_SIZE) for p in files]
     with DecodePool(workers, window=max(64, 4 * workers)) as pool:
@@ -202,7 +202,7 @@ def full_index(folder, embedder, workers, batch_size, repeats=2):
 
     import numpy as np
 
-    from photoclust_app.core.index import index_folder
+    from photoclust_app.core.ingest.index import index_folder
 
     embedder.embed(np.zeros((batch_size, embedder.input_size, embedder.input_size, 3), np.uint8))
     rates, r = [], None

@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
-from .core.display import printable_path
+from photoclust_app import __version__
+from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "bench", "screenshot")
 
@@ -93,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             first is not None and first not in SUBCOMMANDS):
         return _run_gui(argv)
     args = build_parser().parse_args(argv)
-    from .logging_setup import configure_logging
+    from photoclust_app.logging_setup import configure_logging
 
     configure_logging(args.verbose)
-    from .core.errors import Cancelled, PhotoclustError
+    from photoclust_app.core.errors import Cancelled, PhotoclustError
 
     try:
         return COMMANDS[args.command](args)
@@ -119,17 +119,17 @@ def _run_gui(argv: list[str]) -> int:
     p.add_argument("folder", nargs="?")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    from .logging_setup import configure_logging
+    from photoclust_app.logging_setup import configure_logging
 
     configure_logging(args.verbose)
-    from .gui.app import run_app
+    from photoclust_app.gui.app import run_app
 
     return run_app(args.folder)
 
 
 def cmd_index(args) -> int:
-    from .core.index import index_folder
-    from .terminal_progress import TerminalProgress
+    from photoclust_app.core.ingest.index import index_folder
+    from photoclust_app.terminal_progress import TerminalProgress
 
     bar = TerminalProgress()
     report = index_folder(args.folder, model=args.model, device=args.device, batch_size=args.batch_size,
@@ -148,9 +148,9 @@ def cmd_index(args) -> int:
 
 
 def cmd_cluster(args) -> int:
-    from .core.library import Library
-    from .core.organize import apply_clustering, compute_clustering, make_namer
-    from .terminal_progress import TerminalProgress
+    from photoclust_app.core.store.library import Library
+    from photoclust_app.core.clustering.plan import apply_clustering, compute_clustering, make_namer
+    from photoclust_app.terminal_progress import TerminalProgress
 
     bar = TerminalProgress(unit="steps")
     with Library.open(args.folder) as lib:
@@ -195,7 +195,7 @@ def info_dict(lib) -> dict:
 
 
 def cmd_info(args) -> int:
-    from .core.library import Library
+    from photoclust_app.core.store.library import Library
 
     with Library.open(args.folder, readonly=True) as lib:
         info = info_dict(lib)
@@ -214,9 +214,9 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .core.export import UNSORTED_FOLDER, plan_export, run_export
-    from .core.library import Library
-    from .terminal_progress import TerminalProgress
+    from photoclust_app.core.export import UNSORTED_FOLDER, plan_export, run_export
+    from photoclust_app.core.store.library import Library
+    from photoclust_app.terminal_progress import TerminalProgress
 
     # Read-only: exporting changes no library state, and works while another process indexes.
     with Library.open(args.folder, readonly=True) as lib:
@@ -241,7 +241,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_undo_export(args) -> int:
-    from .core.export import undo_export
+    from photoclust_app.core.export import undo_export
 
     report = undo_export(Path(args.manifest))
     print(f"Undone: {report.removed} exported files removed, {report.restored} moved photos restored.")
@@ -251,7 +251,7 @@ def cmd_undo_export(args) -> int:
 
 
 def cmd_screenshot(args) -> int:
-    from .gui.screenshot import render_screenshot
+    from photoclust_app.gui.screenshot import render_screenshot
 
     render_screenshot(args.folder, args.out, size=args.size)
     print(args.out)
@@ -259,24 +259,24 @@ def cmd_screenshot(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .terminal_progress import TerminalProgress
+    from photoclust_app.terminal_progress import TerminalProgress
 
     bar = TerminalProgress(unit="items")
     if args.bench == "quality":
-        from .core.bench.quality_bench import bench_quality
+        from photoclust_app.core.bench.quality_bench import bench_quality
 
         result = bench_quality(args.dataset, model=args.model, device=args.device, progress=bar)
     elif args.bench == "index":
-        from .core.bench.index_bench import bench_index
+        from photoclust_app.core.bench.index_bench import bench_index
 
         result = bench_index(n=args.n, size=args.size, model=args.model, workers=args.workers,
                              batch_size=args.batch_size, progress=bar)
     elif args.bench == "reindex":
-        from .core.bench.index_bench import bench_reindex
+        from photoclust_app.core.bench.index_bench import bench_reindex
 
         result = bench_reindex(n=args.n)
     else:
-        from .core.bench.cluster_bench import bench_cluster
+        from photoclust_app.core.bench.cluster_bench import bench_cluster
 
         result = bench_cluster(n=args.n, dim=args.dim, progress=bar)
     bar.finish()

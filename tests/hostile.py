@@ -276,7 +276,7 @@ def cli_env(home: str | os.PathLike | None = None) -> dict[str, str]:
         # The JIT cache is shared with in-process tests (and kept between runs): a fresh
         # cache per child would make every clustering child pay ~1 min of numba compiling.
         if "NUMBA_CACHE_DIR" not in env:
-            from photoclust_app.core.numba_cache import default_numba_cache_dir
+            from photoclust_app.core.clustering.numba_cache import default_numba_cache_dir
 
             env["NUMBA_CACHE_DIR"] = str(default_numba_cache_dir())
     env.setdefault("OMP_NUM_THREADS", "1")

@@ -1,1 +1,1 @@
-"""Qt-free core: scan, decode, embed, library, cluster, layout, organize, export, bench."""
+"""Qt-free core, one package per stage: ingest -> embed -> store -> clustering -> editing -> export; pipeline.py orchestrates."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .errors import Cancelled
+from photoclust_app.core.errors import Cancelled
 
 ProgressFn = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]

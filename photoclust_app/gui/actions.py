@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMenu, QSlider, QToolBar
 
-from . import jobs
-from .desktop import open_file, show_in_folder
+from photoclust_app.gui import jobs
+from photoclust_app.gui.desktop import open_file, show_in_folder
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class WindowActions:
         if w.session is None:
             return
         try:
-            from .export_dialog import ExportDialog
+            from photoclust_app.gui.export_dialog import ExportDialog
         except ImportError as err:
             w.tell(f"Export is not available in this build ({err}).", error=True)
             return
@@ -266,7 +266,7 @@ class WindowActions:
     def show_settings(self) -> None:
         w = self.win
         try:
-            from .settings_dialog import SettingsDialog
+            from photoclust_app.gui.settings_dialog import SettingsDialog
         except ImportError as err:
             w.tell(f"Settings are not available in this build ({err}).", error=True)
             return

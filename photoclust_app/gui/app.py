@@ -63,8 +63,8 @@ def preload_gui_imports() -> None:
 
         import scipy.spatial  # noqa: F401
 
-        from ..core import organize  # noqa: F401
-        from ..core.decode_pool import mp_context
+        from photoclust_app.core.clustering import plan  # noqa: F401
+        from photoclust_app.core.ingest.decode_pool import mp_context
 
         ctx = mp_context()
         if ctx.get_start_method() == "forkserver":
@@ -82,13 +82,13 @@ def preload_gui_imports() -> None:
 
 def run_app(folder: str | None = None) -> int:
     """Show the window, open FOLDER (or the last folder), run the event loop; returns the exit code."""
-    from ..logging_setup import configure_logging
+    from photoclust_app.logging_setup import configure_logging
 
     configure_logging()
     app = make_application()
     from PySide6.QtCore import QTimer
 
-    from .main_window import MainWindow
+    from photoclust_app.gui.main_window import MainWindow
 
     win = MainWindow()
     win.show()
@@ -119,7 +119,7 @@ def _preload_then(callback):
     class Bridge(QObject):
         done = Signal()
 
-    from .gui_thread import call_in_gui
+    from photoclust_app.gui.gui_thread import call_in_gui
 
     bridge = Bridge()
     bridge.done.connect(callback)

@@ -15,9 +15,9 @@ from typing import Any, Callable
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal, Slot
 
-from ..core import export as export_core
-from ..core.errors import PhotoclustError
-from .gui_thread import call_in_gui
+from photoclust_app.core import export as export_core
+from photoclust_app.core.errors import PhotoclustError
+from photoclust_app.gui.gui_thread import call_in_gui
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from ..core.errors import Cancelled, PhotoclustError
-from ..core.library import Library
-from ..core.session import read_state
-from .engine import Engine
+from photoclust_app.core.errors import Cancelled, PhotoclustError
+from photoclust_app.core.store.library import Library
+from photoclust_app.core.editing.session import read_state
+from photoclust_app.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _send_state(ctx, lib: Library, generation: Callable[[], int]) -> None:
 
 
 def _wants_clustering(lib: Library) -> bool:
-    from ..core.organize import needs_clustering
+    from photoclust_app.core.clustering.plan import needs_clustering
 
     last = lib.last_clustering()
     return needs_clustering(lib) or (last is not None and last.get("model") != lib.model

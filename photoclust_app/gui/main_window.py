@@ -14,20 +14,20 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QLabel, QLineEdit, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget)
 
-from ..core.errors import LibraryError, LibraryLocked
-from ..core.library import Library
-from ..core.session import Session, SessionState
-from . import jobs
-from .actions import WindowActions
-from .engine import Engine
-from .map_slot import make_map, map_colors
-from .models.cluster_list_model import ClusterListModel
-from .models.photo_grid_model import PhotoGridModel
-from .progress_panel import NoticeLabel, ProgressPanel, SkippedButton
-from .selection import LinkedSelection
-from .thumbnails import ThumbnailLoader
-from .views import ClusterListView, PhotoGridView
-from .workers import TaskRunner
+from photoclust_app.core.errors import LibraryError, LibraryLocked
+from photoclust_app.core.store.library import Library
+from photoclust_app.core.editing.session import Session, SessionState
+from photoclust_app.gui import jobs
+from photoclust_app.gui.actions import WindowActions
+from photoclust_app.engine.engine import Engine
+from photoclust_app.gui.map_slot import make_map, map_colors
+from photoclust_app.gui.models.cluster_list_model import ClusterListModel
+from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
+from photoclust_app.gui.progress_panel import NoticeLabel, ProgressPanel, SkippedButton
+from photoclust_app.gui.selection import LinkedSelection
+from photoclust_app.gui.thumbnails import ThumbnailLoader
+from photoclust_app.gui.views import ClusterListView, PhotoGridView
+from photoclust_app.gui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
 

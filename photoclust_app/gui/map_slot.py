@@ -40,7 +40,7 @@ class _MapPlaceholder(QLabel):
 
 def make_map(parent):
     try:
-        from .map_view import MapView
+        from photoclust_app.gui.map_view import MapView
     except ImportError as err:
         log.warning("No map view: %s", err)
         return _MapPlaceholder(parent)
@@ -52,7 +52,7 @@ def map_colors(map_view):
     if isinstance(map_view, _MapPlaceholder):
         return None
     try:
-        from .map_items import cluster_color
+        from photoclust_app.gui.map_items import cluster_color
     except ImportError:
         return None
     return cluster_color

@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
-from .map_items import UNSORTED, DotStyle, Dots, cluster_color, points_in_polygon
+from photoclust_app.gui.map_items import UNSORTED, DotStyle, Dots, cluster_color, points_in_polygon
 
 __all__ = ["MapView", "cluster_color", "points_in_polygon", "UNSORTED"]
 

@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
-from ..core.display import printable_path
-from .workers import RateMeter
+from photoclust_app.core.display import printable_path
+from photoclust_app.gui.workers import RateMeter
 
 STAGE_NAMES = {"scan": "Finding photos", "hash": "Checking for changes", "index": "Indexing",
                "cluster": "Clustering", "umap": "Reducing", "hdbscan": "Clustering", "layout": "Laying out the map",

@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..core.errors import LibraryError
+from photoclust_app.core.errors import LibraryError
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ def render_screenshot(folder, out_png, size: tuple[int, int] = (1400, 900), time
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QSettings
 
-    from .app import make_application
-    from .main_window import MainWindow
+    from photoclust_app.gui.app import make_application
+    from photoclust_app.gui.main_window import MainWindow
 
     app = make_application()
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
 
-from .gui_thread import call_in_gui
+from photoclust_app.gui.gui_thread import call_in_gui
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class ThumbnailLoader(QObject):
     def _library(self):
         lib = getattr(self._local, "lib", None)
         if lib is None:
-            from ..core.library import Library
+            from photoclust_app.core.store.library import Library
 
             lib = Library.open(self.folder, readonly=True)
             self._local.lib = lib
@@ -186,7 +186,15 @@ class ThumbnailLoader(QObject):
         buf = QBuffer()
         buf.setData(QByteArray(data))
         buf.open(QIODevice.OpenModeFlag.ReadOnly)
-        reader = QImageReader(buf)
+        # The format comes from the magic bytes, never from Qt probing every plugin: the SVG
+        # plugin's probe builds a QTextStream that connects a signal from this worker thread
+        # with the GIL held, which deadlocked against the GUI thread disconnecting a signal
+        # (seen in the 10k-photo grid test). Other formats than these are not thumbnails.
+        fmt = _raster_format(data)
+        if fmt is None:
+            return QImage()
+        reader = QImageReader(buf, fmt)
+        reader.setDecideFormatFromContent(False)
         reader.setAutoTransform(False)  # stored thumbnails are upright already
         size = reader.size()
         if size.isValid():
@@ -201,6 +209,17 @@ class ThumbnailLoader(QObject):
             image = image.scaled(QSize(self.size, self.size), Qt.AspectRatioMode.KeepAspectRatio,
                                  Qt.TransformationMode.SmoothTransformation)
         return image.convertToFormat(QImage.Format.Format_RGB32)
+
+
+_MAGIC = ((b"\xff\xd8\xff", b"jpeg"), (b"\x89PNG\r\n\x1a\n", b"png"), (b"GIF87a", b"gif"), (b"GIF89a", b"gif"),
+          (b"BM", b"bmp"))
+
+
+def _raster_format(data: bytes) -> bytes | None:
+    """The Qt image format of a thumbnail blob, from its first bytes (None: not a raster)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return b"webp"
+    return next((fmt for magic, fmt in _MAGIC if data.startswith(magic)), None)
 
 
 _PLACEHOLDERS: dict[tuple[int, int], QPixmap] = {}

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from ..core.errors import Cancelled, PhotoclustError
-from .gui_thread import call_in_gui, deliver_pending
+from photoclust_app.core.errors import Cancelled, PhotoclustError
+from photoclust_app.gui.gui_thread import call_in_gui, deliver_pending
 
 log = logging.getLogger(__name__)
 

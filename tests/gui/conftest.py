@@ -62,8 +62,8 @@ def make_photos(folder: Path, per_group: int = PER_GROUP, seed: int = 0) -> list
 def build_library(folder: Path) -> None:
     """A library for FOLDER written through the Library API, clustered by hand: one cluster
     per group (the last two photos of each group left in Unsorted)."""
-    from photoclust_app.core.library import IndexedPhoto, Library
-    from photoclust_app.core.organize import ClusteringPlan, apply_clustering
+    from photoclust_app.core.store.library import IndexedPhoto, Library
+    from photoclust_app.core.clustering.plan import ClusteringPlan, apply_clustering
     from photoclust_app.core.records import PhotoMeta, PhotoRecord
 
     items, labels = [], []

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from photoclust_app.core.errors import Cancelled, LibraryError
-from photoclust_app.gui.engine import Engine
+from photoclust_app.engine.engine import Engine
 
 
 @pytest.fixture

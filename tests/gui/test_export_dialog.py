@@ -14,7 +14,7 @@ from PIL import Image
 from PySide6 import QtCore, QtGui
 
 from photoclust_app.core import export as export_core
-from photoclust_app.core.library import IndexedPhoto, Library
+from photoclust_app.core.store.library import IndexedPhoto, Library
 from photoclust_app.core.records import PhotoMeta, PhotoRecord
 from photoclust_app.gui.export_dialog import ExportDialog
 

@@ -13,9 +13,9 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
 from hostile import jpeg, jpeg_declaring, noisy, png16, png_declaring, truncated_jpeg  # noqa: E402
-from photoclust_app.core.library import Library  # noqa: E402
+from photoclust_app.core.store.library import Library  # noqa: E402
 from photoclust_app.core.records import Skip  # noqa: E402
-from photoclust_app.core.session import Session  # noqa: E402
+from photoclust_app.core.editing.session import Session  # noqa: E402
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel  # noqa: E402
 from photoclust_app.gui.progress_panel import SkippedButton, SkippedDialog  # noqa: E402
 from photoclust_app.gui.thumbnails import THUMB_SIZE, FakeThreadPool, ThumbnailLoader, placeholder  # noqa: E402

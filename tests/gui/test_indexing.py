@@ -108,9 +108,9 @@ def _indexed_template(tmp_path_factory):
     """30 photos (3 groups) indexed with tiny-test and clustered, through the core API."""
     from conftest import make_photos
 
-    from photoclust_app.core.index import index_folder
-    from photoclust_app.core.library import Library
-    from photoclust_app.core.organize import recluster_library
+    from photoclust_app.core.ingest.index import index_folder
+    from photoclust_app.core.store.library import Library
+    from photoclust_app.core.clustering.plan import recluster_library
 
     folder = tmp_path_factory.mktemp("indexed") / "photos"
     make_photos(folder, per_group=10)

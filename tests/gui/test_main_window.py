@@ -226,7 +226,7 @@ def test_settings_dialog_choice_is_used_and_reindexes(opened, monkeypatch):
 
 
 def test_index_notice_shows_in_the_status_bar(opened):
-    from photoclust_app.core.index import IndexReport
+    from photoclust_app.core.ingest.index import IndexReport
 
     win = opened
     note = "CLIP weights could not be downloaded; using the offline model 'lite' instead."

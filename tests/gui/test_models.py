@@ -5,8 +5,8 @@ import json
 import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, Qt
 
-from photoclust_app.core.library import Library
-from photoclust_app.core.session import Session
+from photoclust_app.core.store.library import Library
+from photoclust_app.core.editing.session import Session
 from photoclust_app.gui.models import mime
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel, KindRole, MosaicRole, SizeRole
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel, PhotoIdRole

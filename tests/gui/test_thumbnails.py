@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photoclust_app.core.library import IndexedPhoto, Library
+from photoclust_app.core.store.library import IndexedPhoto, Library
 from photoclust_app.core.records import PhotoMeta, PhotoRecord
-from photoclust_app.core.session import Session
+from photoclust_app.core.editing.session import Session
 from photoclust_app.gui import thumbnails as thumbs_mod
 from photoclust_app.gui.thumbnails import ThumbnailLoader
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoclust_app.core.cluster import (
+from photoclust_app.core.clustering.cluster import (
     ClusterResult,
     absorb_noise,
     assign_gap_points,
@@ -20,7 +20,7 @@ from photoclust_app.core.cluster import (
     default_min_samples,
 )
 from photoclust_app.core.errors import Cancelled
-from photoclust_app.core.representatives import medoids, nearest_cluster, nearest_cluster_similarity
+from photoclust_app.core.clustering.representatives import medoids, nearest_cluster, nearest_cluster_similarity
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -259,7 +259,7 @@ def test_jit_cache_speeds_up_second_process(tmp_path):
     """The first fit of a new process is much faster once the numba cache is filled."""
     script = textwrap.dedent("""
         import time, numpy as np
-        from photoclust_app.core.cluster import cluster_vectors
+        from photoclust_app.core.clustering.cluster import cluster_vectors
         X = np.random.default_rng(0).normal(size=(200, 32)).astype(np.float32)
         t = time.perf_counter(); cluster_vectors(X); print(time.perf_counter() - t)
     """)

@@ -96,7 +96,7 @@ def _scores(y, labels):
 
 
 def test_defaults_meet_acceptance_and_are_deterministic(flowers):
-    from photoclust_app.core.cluster import cluster_vectors
+    from photoclust_app.core.clustering.cluster import cluster_vectors
 
     X, y = flowers
     assert X.shape == (960, 1280)
@@ -110,7 +110,7 @@ def test_defaults_meet_acceptance_and_are_deterministic(flowers):
 
 
 def test_seed_robustness(flowers):
-    from photoclust_app.core.cluster import cluster_vectors
+    from photoclust_app.core.clustering.cluster import cluster_vectors
 
     X, y = flowers
     for seed in (0, 1, 2):
@@ -122,7 +122,7 @@ def test_seed_robustness(flowers):
 
 def test_unbalanced_classes(flowers):
     """Classes of 10..80 photos: no merging into a few big clusters, Unsorted stays small."""
-    from photoclust_app.core.cluster import cluster_vectors
+    from photoclust_app.core.clustering.cluster import cluster_vectors
 
     X, y = flowers
     rng = np.random.default_rng(123)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from hostile import REPO, cli_argv, cli_env, integrity_problems, jpeg, noisy, run_cli
 from photoclust_app.core.errors import LibraryLocked, ModelUnavailable
-from photoclust_app.core.library import Library
+from photoclust_app.core.store.library import Library
 
 APP = REPO / "photoclust_app"
 IN_USE = "in use by another photoclust"
@@ -203,7 +203,7 @@ def _is_literal_sql(node) -> bool:
 
 # The one SQL text built at run time: the schema version (an int from our own code), which
 # PRAGMA cannot take as a parameter.
-_SQL_ALLOWED = {("photoclust_app/core/library_schema.py",
+_SQL_ALLOWED = {("photoclust_app/core/store/schema.py",
                  "'BEGIN IMMEDIATE;' + MIGRATIONS[step] + f'PRAGMA user_version = {step + 1}; COMMIT;'")}
 
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from photoclust_app.core import decode
-from photoclust_app.core.decode import MAX_PIXELS, decode_bytes, decode_photo
+from photoclust_app.core.ingest import decode
+from photoclust_app.core.ingest.decode import MAX_PIXELS, decode_bytes, decode_photo
 from photoclust_app.core.errors import UnreadableImage
 
 

@@ -21,8 +21,8 @@ from PIL import Image
 
 from hostile import (animated_gif, cmyk_jpeg, jpeg_with_orientation, multipage_tiff, noisy,
                      palette_png_with_transparency, png16)
-from photoclust_app.core.decode import decode_bytes
-from photoclust_app.core.decode_pool import DecodeJob, decode_for_worker
+from photoclust_app.core.ingest.decode import decode_bytes
+from photoclust_app.core.ingest.decode_pool import DecodeJob, decode_for_worker
 from photoclust_app.core.errors import UnreadableImage
 
 S = 32  # model input and thumbnail size: small, so each example is cheap

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoclust_app.core.decode import decode_photo
+from photoclust_app.core.ingest.decode import decode_photo
 from photoclust_app.core.embed import available_models, create_embedder, load_vocabulary, model_name
 from photoclust_app.core.errors import ModelUnavailable
 

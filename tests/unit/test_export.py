@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from photoclust_app.core import export_fs as fs
+from photoclust_app.core.export import fs
 from photoclust_app.core.errors import ExportConflict
 from photoclust_app.core.export import (EXPORT_MARKER, plan_export, read_manifest, run_export,
                                         sanitize_file_name, sanitize_folder_name, undo_export)
-from photoclust_app.core.export_names import WINDOWS_RESERVED
+from photoclust_app.core.export.names import WINDOWS_RESERVED
 
 
 def make_photos(root: Path, names: list[str], size: int = 3000) -> dict[Path, bytes]:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from photoclust_app.core import export_fs as fs
+from photoclust_app.core.export import fs
 from photoclust_app.core.errors import Cancelled, ExportConflict
 from photoclust_app.core.export import (EXPORT_MARKER, ExportCancelled, ExportFailed, plan_export,
                                         read_manifest, run_export, undo_export)
-from photoclust_app.core.export_journal import Journal
+from photoclust_app.core.export.journal import Journal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -218,7 +218,7 @@ def test_cancel_between_files_keeps_manifest(tmp_path):
 CHILD = r"""
 import json, os, signal, sys
 from pathlib import Path
-from photoclust_app.core import export_fs as fs
+from photoclust_app.core.export import fs
 from photoclust_app.core.export import ExportPlan, run_export
 spec = json.loads(sys.argv[1])
 if spec["other_disk"]:

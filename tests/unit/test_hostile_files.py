@@ -23,10 +23,10 @@ from hostile import (BLUE, GREEN, INDEXED, RED, REPO, SKIPPED, centre_color, cli
                      integrity_problems, jpeg, jpeg_declaring, png_declaring, rewrite_in_place, run_cli,
                      write_hostile_folder)
 from photoclust_app.cli import main
-from photoclust_app.core import decode_pool
-from photoclust_app.core import index as index_mod
-from photoclust_app.core.index import index_folder
-from photoclust_app.core.library import Library
+from photoclust_app.core.ingest import decode_pool
+from photoclust_app.core.ingest import index as index_mod
+from photoclust_app.core.ingest.index import index_folder
+from photoclust_app.core.store.library import Library
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +154,7 @@ def test_symlinks_never_lead_outside(hostile_run):
 # -- bombs: refused from the header, memory stays flat -----------------------------------
 _BOMB_PROBE = r"""
 import resource, sys, time
-from photoclust_app.core.decode import decode_photo
+from photoclust_app.core.ingest.decode import decode_photo
 from photoclust_app.core.errors import UnreadableImage
 import numpy, PIL.Image  # baseline: what any decode needs loaded
 decode_photo(sys.argv[1])  # warm up on a small good photo

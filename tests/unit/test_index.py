@@ -6,12 +6,12 @@ import shutil
 import numpy as np
 import pytest
 
-from photoclust_app.core import decode_pool, index
-from photoclust_app.core.decode_pool import CRASH_REASON, DecodeJob, DecodePool, decode_for_worker
+from photoclust_app.core.ingest import decode_pool, index
+from photoclust_app.core.ingest.decode_pool import CRASH_REASON, DecodeJob, DecodePool, decode_for_worker
 from photoclust_app.core.errors import Cancelled
-from photoclust_app.core.index import index_folder
-from photoclust_app.core.library import Library
-from photoclust_app.core.quickhash import CHUNK, quick_hash, quick_hash_bytes
+from photoclust_app.core.ingest.index import index_folder
+from photoclust_app.core.store.library import Library
+from photoclust_app.core.ingest.quickhash import CHUNK, quick_hash, quick_hash_bytes
 
 FAST = {"model": "tiny-test", "workers": 0, "batch_size": 8}
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from hostile import REPO, cli_argv, cli_env, integrity_problems, jpeg, run_cli
-from photoclust_app.core.library import Library
-from photoclust_app.core.session import Session
+from photoclust_app.core.store.library import Library
+from photoclust_app.core.editing.session import Session
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ _PROGRESS = re.compile(r"^([a-z_]+)\s*(?:\s\s\d+/\d+.*)?$")  # TerminalProgress 
 
 _TX_KILLER = textwrap.dedent(r"""
     import contextlib, os, signal, sys
-    from photoclust_app.core import library
+    from photoclust_app.core.store import library
     target, seen = int(sys.argv[1]), [0]
     real = library.Library.transaction
 

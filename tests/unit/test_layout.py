@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from photoclust_app.core.errors import Cancelled
-from photoclust_app.core.layout import MIN_UMAP_N, layout_2d
+from photoclust_app.core.clustering.layout import MIN_UMAP_N, layout_2d
 
 
 def unit(a: np.ndarray) -> np.ndarray:

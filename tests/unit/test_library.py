@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from photoclust_app.core.errors import LibraryError, LibraryLocked
-from photoclust_app.core.library import IndexedPhoto, Library, library_path_for
-from photoclust_app.core.library_schema import SCHEMA_VERSION
+from photoclust_app.core.store.library import IndexedPhoto, Library, library_path_for
+from photoclust_app.core.store.schema import SCHEMA_VERSION
 from photoclust_app.core.records import PhotoMeta, PhotoRecord
 
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from photoclust_app.core.errors import PhotoclustError
-from photoclust_app.core.library import IndexedPhoto, Library
-from photoclust_app.core.organize import ClusteringPlan, apply_clustering, apply_split, needs_clustering
+from photoclust_app.core.store.library import IndexedPhoto, Library
+from photoclust_app.core.clustering.plan import ClusteringPlan, apply_clustering, apply_split, needs_clustering
 from photoclust_app.core.records import PhotoMeta, PhotoRecord
 
 
@@ -106,7 +106,7 @@ def test_split_into_one_part_is_refused_and_changes_nothing(lib):
 
 
 def test_distinct_names_prefers_confident_unique_labels():
-    from photoclust_app.core.organize import distinct_names
+    from photoclust_app.core.clustering.plan import distinct_names
 
     cands = [
         [("daisy", 0.9), ("aster", 0.05)],

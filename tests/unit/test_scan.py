@@ -1,7 +1,7 @@
 """Scanning: what counts as a photo, what is passed over and why; never loops or escapes."""
 import os
 
-from photoclust_app.core.scan import EXPORT_MARKER, scan_folder
+from photoclust_app.core.ingest.scan import EXPORT_MARKER, scan_folder
 
 
 def _touch(path, data=b"x"):

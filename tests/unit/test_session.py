@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from photoclust_app.core.library import IndexedPhoto, Library
-from photoclust_app.core.organize import ClusteringPlan, apply_clustering
+from photoclust_app.core.store.library import IndexedPhoto, Library
+from photoclust_app.core.clustering.plan import ClusteringPlan, apply_clustering
 from photoclust_app.core.records import PhotoMeta, PhotoRecord
-from photoclust_app.core.session import Session, read_state
+from photoclust_app.core.editing.session import Session, read_state
 
 
 def _plan(ids, labels, names=None, scope=None):
@@ -233,7 +233,7 @@ def test_automatic_clustering_can_be_recorded_without_undo(session, lib):
 
 
 def test_a_state_read_during_an_edit_is_recognisably_stale(session, lib):
-    from photoclust_app.core.session import read_state
+    from photoclust_app.core.editing.session import read_state
 
     g = session.generation
     state = read_state(lib)

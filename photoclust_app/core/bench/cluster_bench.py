@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..progress import ProgressFn, no_progress
+from photoclust_app.core.progress import ProgressFn, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,9 @@ def synthetic_embeddings(n: int, dim: int, seed: int = 0, n_blobs: int = 50,
 
 def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: ProgressFn | None = None) -> dict:
     """Time UMAP n-D, HDBSCAN (+ noise absorption), UMAP 2-D on n synthetic embeddings."""
-    from ..cluster import cluster_vectors
-    from ..layout import layout_2d
-    from ..numba_cache import warm_up
+    from photoclust_app.core.clustering.cluster import cluster_vectors
+    from photoclust_app.core.clustering.layout import layout_2d
+    from photoclust_app.core.clustering.numba_cache import warm_up
 
     progress = progress or no_progress
     progress(0, 4, "generate")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..progress import ProgressFn, no_progress
+from photoclust_app.core.progress import ProgressFn, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def ensure_camera_jpegs(n: int, size: tuple[int, int], progress: ProgressFn | No
     """A folder of exactly N synthetic JPEGs of SIZE, made once and reused."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from ..decode_pool import default_workers, mp_context
+    from photoclust_app.core.ingest.decode_pool import default_workers, mp_context
 
     progress = progress or no_progress
     folder = (root or cache_root()) / f"camera-v{DATASET_VERSION}-{size[0]}x{size[1]}-n{n}"
@@ -137,11 +137,11 @@ class _Clock:
 def bench_index(n: int = 200, size: tuple[int, int] = (4000, 3000), model: str = "lite", workers=None,
                 batch_size: int = 32, progress: ProgressFn | None = None, device: str = "auto") -> dict:
     """Measured rates (photos/s) and settings as a dict; see the module docstring."""
-    from ..decode_pool import DecodeJob, DecodePool
-    from ..embed import create_embedder
-    from ..embed.device import cpu_count
-    from ..index import THUMB_SIZE, cpu_plan, index_folder
-    from ..library import LIBRARY_DIRNAME
+    from photoclust_app.core.ingest.decode_pool import DecodeJob, DecodePool
+    from photoclust_app.core.embed import create_embedder
+    from photoclust_app.core.embed.device import cpu_count
+    from photoclust_app.core.ingest.index import THUMB_SIZE, cpu_plan, index_folder
+    from photoclust_app.core.store.library import LIBRARY_DIRNAME
 
     progress = progress or no_progress
     folder = ensure_camera_jpegs(n, size, progress)
@@ -162,7 +162,7 @@ def bench_index(n: int = 200, size: tuple[int, int] = (4000, 3000), model: str =
     pixels = np.stack([r.decoded.pixels for r in results if r.decoded is not None])
 
     # 2. Embed alone, on pre-decoded uint8 batches, torch on every core.
-    from ..embed.device import torch_threads
+    from photoclust_app.core.embed.device import torch_threads
 
     with torch_threads(cpu_count() if embedder.device == "cpu" else None):
         embedder.embed(pixels[:batch_size])  # warm-up: first-call allocations, kernel selection
@@ -204,7 +204,7 @@ def bench_reindex(n: int = 2000, root: Path | None = None) -> dict:
 
     from PIL import Image
 
-    from ..index import index_folder
+    from photoclust_app.core.ingest.index import index_folder
 
     base = Path(root or tempfile.mkdtemp(prefix="photoclust-reindex-"))
     folder = base / f"tiny-{n}"

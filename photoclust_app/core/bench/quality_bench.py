@@ -16,9 +16,9 @@ def bench_quality(dataset: str | Path, *, model: str = "clip", device: str = "au
                   progress=None, notify=None) -> dict:
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    from ..index import index_folder
-    from ..library import Library
-    from ..organize import compute_clustering
+    from photoclust_app.core.ingest.index import index_folder
+    from photoclust_app.core.store.library import Library
+    from photoclust_app.core.clustering.plan import compute_clustering
 
     dataset = Path(dataset)
     t0 = time.perf_counter()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from ..errors import ModelUnavailable
-from .base import Embedder, TorchEmbedder, load_vocabulary
+from photoclust_app.core.errors import ModelUnavailable
+from photoclust_app.core.embed.base import Embedder, TorchEmbedder, load_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ __all__ = ["DEFAULT_MODEL", "Embedder", "TorchEmbedder", "available_models", "cl
 def available_models() -> list[str]:
     """Specs accepted by create_embedder (besides 'clip:ARCH/TAG' for any open_clip pair
     and 'clip:/path/to/weights' for the default architecture)."""
-    from .clip import DEFAULT_ARCH, DEFAULT_TAG
+    from photoclust_app.core.embed.clip import DEFAULT_ARCH, DEFAULT_TAG
 
     return ["clip", f"clip:{DEFAULT_ARCH}/{DEFAULT_TAG}", "lite", "tiny-test"]
 
@@ -36,7 +36,7 @@ def model_name(spec: str = DEFAULT_MODEL) -> str:
     if spec in ("lite", "tiny-test"):
         return spec
     if spec == "clip" or spec.startswith("clip:"):
-        from .clip import clip_name
+        from photoclust_app.core.embed.clip import clip_name
 
         return clip_name(spec)
     raise ModelUnavailable(f"Unknown model '{spec}'; choose one of: {', '.join(available_models())}.")
@@ -48,15 +48,15 @@ def create_embedder(spec: str = DEFAULT_MODEL, device: str = "auto", *, fallback
     ``fallback`` (the default) call ``notify`` once with a sentence and return 'lite'."""
     spec = (spec or DEFAULT_MODEL).strip()
     if spec == "lite":
-        from .lite import LiteEmbedder
+        from photoclust_app.core.embed.lite import LiteEmbedder
 
         return LiteEmbedder(device)
     if spec == "tiny-test":
-        from .tiny import TinyClipEmbedder
+        from photoclust_app.core.embed.tiny import TinyClipEmbedder
 
         return TinyClipEmbedder("cpu" if device == "auto" else device)
     if spec == "clip" or spec.startswith("clip:"):
-        from .clip import ClipEmbedder
+        from photoclust_app.core.embed.clip import ClipEmbedder
 
         key = (spec, device)
         if key in _loaded:  # weights are hundreds of MB: load them once per process
@@ -75,7 +75,7 @@ def create_embedder(spec: str = DEFAULT_MODEL, device: str = "auto", *, fallback
             log.warning(message)
             if notify is not None:
                 notify(message)
-            from .lite import LiteEmbedder
+            from photoclust_app.core.embed.lite import LiteEmbedder
 
             return LiteEmbedder(device)
     raise ModelUnavailable(f"Unknown model '{spec}'; choose one of: {', '.join(available_models())}.")

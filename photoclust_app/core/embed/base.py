@@ -91,7 +91,7 @@ class TorchEmbedder:
     @property
     def device(self) -> str:
         if self._device is None:
-            from .device import resolve_device
+            from photoclust_app.core.embed.device import resolve_device
 
             self._device = resolve_device(self._device_request)
         return self._device

@@ -21,8 +21,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..errors import ModelUnavailable
-from .base import ClipLike
+from photoclust_app.core.errors import ModelUnavailable
+from photoclust_app.core.embed.base import ClipLike
 
 log = logging.getLogger(__name__)
 

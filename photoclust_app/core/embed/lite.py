@@ -13,8 +13,8 @@ import logging
 
 import numpy as np
 
-from ..errors import ModelUnavailable
-from .base import TorchEmbedder, top_labels
+from photoclust_app.core.errors import ModelUnavailable
+from photoclust_app.core.embed.base import TorchEmbedder, top_labels
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ is the real open_clip one, at a few ms per 64-px image on a CPU.
 """
 from __future__ import annotations
 
-from .base import ClipLike
+from photoclust_app.core.embed.base import ClipLike
 
 SEED = 1234
 EMBED_DIM = 32

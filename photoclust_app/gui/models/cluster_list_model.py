@@ -13,9 +13,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, Qt, QTimer, Signal
 
-from ...core.session import Session
-from . import mime as mimes
-from .session_bound import SessionBound
+from photoclust_app.core.editing.session import Session
+from photoclust_app.gui.models import mime as mimes
+from photoclust_app.gui.models.session_bound import SessionBound
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from typing import Any, Iterable
 
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, Qt
 
-from ...core.session import Session
-from ..thumbnails import placeholder
-from . import mime as mimes
-from .session_bound import SessionBound
+from photoclust_app.core.editing.session import Session
+from photoclust_app.gui.thumbnails import placeholder
+from photoclust_app.gui.models import mime as mimes
+from photoclust_app.gui.models.session_bound import SessionBound
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 RelpathRole = Qt.ItemDataRole.UserRole + 2

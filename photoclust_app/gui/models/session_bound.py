@@ -1,7 +1,7 @@
 """The session and thumbnail wiring both item models share."""
 from __future__ import annotations
 
-from ...core.session import Session
+from photoclust_app.core.editing.session import Session
 
 
 class SessionBound:

@@ -1,5 +1,5 @@
 """Views and delegates: painting only; every edit goes through the models to the session."""
-from .cluster_list_view import ClusterListView
-from .photo_grid_view import PhotoGridView
+from photoclust_app.gui.views.cluster_list_view import ClusterListView
+from photoclust_app.gui.views.photo_grid_view import PhotoGridView
 
 __all__ = ["ClusterListView", "PhotoGridView"]

@@ -7,7 +7,7 @@ from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QListView, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem)
 
-from ..models.cluster_list_model import ClusterIdRole, KindRole, MosaicRole, SizeRole
+from photoclust_app.gui.models.cluster_list_model import ClusterIdRole, KindRole, MosaicRole, SizeRole
 
 ROW_HEIGHT = 76
 MOSAIC = 64

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyledItemDelegate
 
-from ..thumbnails import THUMB_SIZE
+from photoclust_app.gui.thumbnails import THUMB_SIZE
 
 
 class PhotoDelegate(QStyledItemDelegate):

@@ -25,7 +25,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from ..core.errors import Cancelled, PhotoclustError
+from photoclust_app.core.errors import Cancelled, PhotoclustError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _child_main(conn, cancel_event) -> None:
     except (AttributeError, OSError):
         pass
     try:
-        from ..logging_setup import configure_logging
+        from photoclust_app.logging_setup import configure_logging
 
         configure_logging()
     except Exception:
@@ -74,13 +74,13 @@ def _child_main(conn, cancel_event) -> None:
 
 def _delegate_library(folder: str):
     """The window (our parent) holds the writer lock; this process writes on its behalf."""
-    from ..core.library import Library
+    from photoclust_app.core.store.library import Library
 
     return Library.open(folder, delegate=True)
 
 
 def _op_index(progress, cancel, folder: str, model: str, device: str, options: dict):
-    from ..core.index import index_folder
+    from photoclust_app.core.ingest.index import index_folder
 
     lib = _delegate_library(folder)
     try:
@@ -91,16 +91,16 @@ def _op_index(progress, cancel, folder: str, model: str, device: str, options: d
 
 
 def _op_cluster(progress, cancel, folder: str, device: str, **kw):
-    from ..core.library import Library
-    from ..core.organize import compute_clustering, make_namer
+    from photoclust_app.core.store.library import Library
+    from photoclust_app.core.clustering.plan import compute_clustering, make_namer
 
     with Library.open(folder, readonly=True) as lib:
         return compute_clustering(lib, namer=make_namer(lib.model, device), progress=progress, cancel=cancel, **kw)
 
 
 def _op_split(progress, cancel, folder: str, device: str, cluster_id: int):
-    from ..core.library import Library
-    from ..core.organize import compute_split, make_namer
+    from photoclust_app.core.store.library import Library
+    from photoclust_app.core.clustering.plan import compute_split, make_namer
 
     with Library.open(folder, readonly=True) as lib:
         return compute_split(lib, cluster_id, namer=make_namer(lib.model, device), progress=progress, cancel=cancel)
@@ -144,7 +144,7 @@ class Engine:
         if self._proc is not None and self._proc.is_alive():
             return
         self._reset()
-        from ..core.decode_pool import mp_context
+        from photoclust_app.core.ingest.decode_pool import mp_context
 
         ctx = mp_context()
         parent, child = ctx.Pipe()

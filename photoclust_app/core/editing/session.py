@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .library import Library
-from .records import Cluster
+from photoclust_app.core.store.library import Library
+from photoclust_app.core.records import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -468,13 +468,13 @@ class Session:
 
     def recluster(self, plan, *, undoable: bool = True, text: str = "Re-cluster"):
         """Apply a ClusteringPlan computed in a worker; keeps names and hand-placed photos."""
-        from .organize import apply_clustering
+        from photoclust_app.core.clustering.plan import apply_clustering
 
         return self._apply_whole(text, lambda: apply_clustering(self.library, plan), undoable)
 
     def split(self, plan) -> list[int]:
         """Apply a split plan (organize.compute_split); returns the ids of the parts."""
-        from .organize import apply_split
+        from photoclust_app.core.clustering.plan import apply_split
 
         name = ""
         if plan.scope in self._clusters:

@@ -9,12 +9,12 @@ import secrets
 import shutil
 from pathlib import Path
 
-from . import export_fs as fs
-from .errors import Cancelled, ExportConflict
-from .export_journal import VERSION, Journal
-from .export_names import numbered
-from .export_plan import EXPORT_MARKER, ExportPlan, check_mode
-from .progress import CancelFn, ProgressFn, check_cancel, no_progress
+from photoclust_app.core.export import fs
+from photoclust_app.core.errors import Cancelled, ExportConflict
+from photoclust_app.core.export.journal import VERSION, Journal
+from photoclust_app.core.export.names import numbered
+from photoclust_app.core.export.plan import EXPORT_MARKER, ExportPlan, check_mode
+from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
 
 log = logging.getLogger(__name__)
 

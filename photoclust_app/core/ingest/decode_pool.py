@@ -24,10 +24,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from .decode import IN_MEMORY_LIMIT, Decoded, decode_bytes, os_error_reason
-from .errors import UnreadableImage
-from .quickhash import quick_hash, quick_hash_bytes
-from .records import PhotoRecord
+from photoclust_app.core.ingest.decode import IN_MEMORY_LIMIT, Decoded, decode_bytes, os_error_reason
+from photoclust_app.core.errors import UnreadableImage
+from photoclust_app.core.ingest.quickhash import quick_hash, quick_hash_bytes
+from photoclust_app.core.records import PhotoRecord
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +128,13 @@ def mp_context():
         ctx = mp.get_context("forkserver")
         # Preload the decoder in the fork server; deliberately not '__main__' (the app's
         # entry script must not run again in the server).
-        ctx.set_forkserver_preload(["photoclust_app.core.decode_pool"])
+        ctx.set_forkserver_preload(["photoclust_app.core.ingest.decode_pool"])
         return ctx
     return mp.get_context("spawn")
 
 
 def default_workers() -> int:
-    from .embed.device import cpu_count
+    from photoclust_app.core.embed.device import cpu_count
 
     return cpu_count()
 

@@ -14,9 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import PhotoclustError
-from .library import Library
-from .progress import CancelFn, ProgressFn, check_cancel, no_progress
+from photoclust_app.core.errors import PhotoclustError
+from photoclust_app.core.store.library import Library
+from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def make_namer(model: str | None, device: str = "auto") -> Namer | None:
         return None
 
     def namer(centroids: np.ndarray) -> list[list[tuple[str, float]]]:
-        from .embed import create_embedder
+        from photoclust_app.core.embed import create_embedder
 
         try:
             embedder = create_embedder(model, device, fallback=False)
@@ -99,7 +99,7 @@ def compute_split(lib: Library, cluster_id: int, *, namer: Namer | None = None, 
     members = set(lib.cluster_members(cluster_id))
     ids, vectors = lib.embedding_matrix()
     keep = np.isin(ids, np.fromiter(members, dtype=np.int64, count=len(members)))
-    from .cluster import default_min_cluster_size
+    from photoclust_app.core.clustering.cluster import default_min_cluster_size
 
     n = int(keep.sum())
     # Finer than the library default: the user asked for this cluster to come apart.
@@ -111,8 +111,8 @@ def compute_split(lib: Library, cluster_id: int, *, namer: Namer | None = None, 
 
 
 def _compute(model, ids, vectors, *, min_cluster_size, min_samples, layout, namer, seed, progress, cancel):
-    from .cluster import cluster_vectors
-    from .representatives import medoids
+    from photoclust_app.core.clustering.cluster import cluster_vectors
+    from photoclust_app.core.clustering.representatives import medoids
 
     progress = progress or no_progress
     t0 = time.perf_counter()
@@ -124,7 +124,7 @@ def _compute(model, ids, vectors, *, min_cluster_size, min_samples, layout, name
     reps = {int(lab): [int(ids[r]) for r in rows] for lab, rows in reps_rows.items()}
     xy = None
     if layout:
-        from .layout import layout_2d
+        from photoclust_app.core.clustering.layout import layout_2d
 
         xy = layout_2d(vectors, seed=seed, progress=progress, cancel=cancel)
         check_cancel(cancel)

@@ -16,12 +16,12 @@ from typing import Iterable
 
 import numpy as np
 
-from .decode_pool import DecodeJob, DecodePool, DecodeResult
-from .library import IndexedPhoto, Library
-from .progress import CancelFn, ProgressFn, check_cancel, no_progress
-from .quickhash import quick_hash
-from .records import PhotoRecord, Skip
-from .scan import scan_folder
+from photoclust_app.core.ingest.decode_pool import DecodeJob, DecodePool, DecodeResult
+from photoclust_app.core.store.library import IndexedPhoto, Library
+from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
+from photoclust_app.core.ingest.quickhash import quick_hash
+from photoclust_app.core.records import PhotoRecord, Skip
+from photoclust_app.core.ingest.scan import scan_folder
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def cpu_plan(workers: int | None, device: str) -> tuple[int, int | None]:
     """(decode workers, torch threads). Decode and embed share the cores: on a CPU, torch
     gets half of them (at least one) so that its thread barriers are not starved by the
     decoders, and the pipeline balances itself (whichever stage waits frees its cores)."""
-    from .embed.device import cpu_count
+    from photoclust_app.core.embed.device import cpu_count
 
     cores = cpu_count()
     w = cores if workers is None else max(0, int(workers))
@@ -144,7 +144,7 @@ def index_folder(folder, *, model: str = "clip", device: str = "auto", batch_siz
 
 def _index(lib: Library, folder: Path, model: str, device: str, batch_size: int, workers: int | None,
            progress: ProgressFn, cancel: CancelFn | None, embedder, t0: float) -> IndexReport:
-    from .embed import create_embedder, model_name
+    from photoclust_app.core.embed import create_embedder, model_name
 
     progress(0, 0, "scan")
     records, scan_skips = scan_folder(folder, cancel=cancel)
@@ -207,7 +207,7 @@ def _all_skips(lib: Library, scan_skips: Iterable[Skip]) -> list[Skip]:
 def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashes: dict[str, str], embedder,
                       batch_size: int, workers: int | None, device: str, progress: ProgressFn,
                       cancel: CancelFn | None) -> int:
-    from .embed.device import cpu_count, torch_threads
+    from photoclust_app.core.embed.device import cpu_count, torch_threads
 
     batch_size = max(1, int(batch_size))
     n_workers, threads = cpu_plan(workers, embedder.device)

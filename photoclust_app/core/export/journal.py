@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ExportConflict
+from photoclust_app.core.errors import ExportConflict
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import os
 import stat
 from pathlib import Path
 
-from .progress import CancelFn, check_cancel
-from .records import PhotoRecord, Skip
+from photoclust_app.core.progress import CancelFn, check_cancel
+from photoclust_app.core.records import PhotoRecord, Skip
 
 log = logging.getLogger(__name__)
 

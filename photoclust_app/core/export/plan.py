@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import export_fs as fs
-from .errors import ExportConflict
-from .export_names import name_key, sanitize_file_name, sanitize_folder_name, unique_name
+from photoclust_app.core.export import fs
+from photoclust_app.core.errors import ExportConflict
+from photoclust_app.core.export.names import name_key, sanitize_file_name, sanitize_folder_name, unique_name
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import export_fs as fs
-from .errors import ExportConflict
-from .export_journal import (MANIFEST_PREFIX, MANIFEST_SUFFIX, ItemState, Manifest, append_record,
+from photoclust_app.core.export import fs
+from photoclust_app.core.errors import ExportConflict
+from photoclust_app.core.export.journal import (MANIFEST_PREFIX, MANIFEST_SUFFIX, ItemState, Manifest, append_record,
                              read_manifest)
-from .export_plan import EXPORT_MARKER
-from .progress import ProgressFn, no_progress
+from photoclust_app.core.export.plan import EXPORT_MARKER
+from photoclust_app.core.progress import ProgressFn, no_progress
 
 log = logging.getLogger(__name__)
 

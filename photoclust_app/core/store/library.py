@@ -22,9 +22,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .errors import LibraryError, LibraryLocked
-from .library_schema import check_readable, migrate
-from .records import Cluster, Photo, PhotoMeta, PhotoRecord, Skip
+from photoclust_app.core.errors import LibraryError, LibraryLocked
+from photoclust_app.core.store.schema import check_readable, migrate
+from photoclust_app.core.records import Cluster, Photo, PhotoMeta, PhotoRecord, Skip
 
 log = logging.getLogger(__name__)
 

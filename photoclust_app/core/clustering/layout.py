@@ -12,8 +12,8 @@ import warnings
 
 import numpy as np
 
-from .numba_cache import import_umap
-from .progress import CancelFn, ProgressFn, check_cancel, no_progress
+from photoclust_app.core.clustering.numba_cache import import_umap
+from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ Nothing here imports Qt or anything heavy.
 """
 from __future__ import annotations
 
-from .export_journal import Manifest, read_manifest
-from .export_names import sanitize_file_name, sanitize_folder_name
-from .export_plan import EXPORT_MARKER, MODES, UNSORTED_FOLDER, ExportPlan, plan_export
-from .export_run import ExportCancelled, ExportFailed, run_export
-from .export_undo import UndoReport, undo_export
+from photoclust_app.core.export.journal import Manifest, read_manifest
+from photoclust_app.core.export.names import sanitize_file_name, sanitize_folder_name
+from photoclust_app.core.export.plan import EXPORT_MARKER, MODES, UNSORTED_FOLDER, ExportPlan, plan_export
+from photoclust_app.core.export.run import ExportCancelled, ExportFailed, run_export
+from photoclust_app.core.export.undo import UndoReport, undo_export
 
 __all__ = [
     "EXPORT_MARKER", "MODES", "UNSORTED_FOLDER", "ExportPlan", "plan_export", "run_export", "undo_export", "UndoReport",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import UnreadableImage
-from .records import PhotoMeta
+from photoclust_app.core.errors import UnreadableImage
+from photoclust_app.core.records import PhotoMeta
 
 log = logging.getLogger(__name__)
 

@@ -81,7 +81,7 @@ MIGRATIONS: list[str] = [_V1]
 
 
 def _newer(version: int) -> Exception:
-    from .errors import LibraryError
+    from photoclust_app.core.errors import LibraryError
 
     return LibraryError(
         f"This library was written by a newer photoclust (schema {version}); "
@@ -92,7 +92,7 @@ def _newer(version: int) -> Exception:
 def check_readable(conn: sqlite3.Connection, empty_message: str) -> None:
     """A read-only open cannot migrate: refuse a library whose creation never finished (a
     writer killed before its first commit leaves schema 0, i.e. no tables) or of another schema."""
-    from .errors import LibraryError
+    from photoclust_app.core.errors import LibraryError
 
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == 0:

@@ -1,0 +1,1 @@
+"""The editing session over a library: undoable edits, persistent history, listeners."""

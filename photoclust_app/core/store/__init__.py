@@ -1,0 +1,1 @@
+"""The library store: one SQLite file per photo folder. The only code that speaks SQL."""

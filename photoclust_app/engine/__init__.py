@@ -1,0 +1,1 @@
+"""The child process that runs heavy work (indexing, clustering) for the window. Qt-free."""
