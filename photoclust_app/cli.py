@@ -10,10 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from photoclust_app import __version__
+from photoclust_app import __version__, cli_edits
 from photoclust_app.core.display import printable_path
 
-SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "bench", "screenshot")
+SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "bench", "screenshot",
+               "rename", "move", "merge", "undo", "redo")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -39,9 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("cluster", help="group indexed photos (UMAP + HDBSCAN), lay out the map, suggest names")
     s.add_argument("folder")
-    s.add_argument("--min-cluster-size", type=int, default=None, help="smallest group (default: from library size)")
+    s.add_argument("--min-cluster-size", type=int, default=None,
+                   help="smallest group; kept as the library's granularity, which the window shares "
+                        "(default: the granularity chosen last, else from the library's size)")
     s.add_argument("--min-samples", type=int, default=None)
     s.add_argument("--no-names", action="store_true", help="skip suggested names (no model load)")
+
+    cli_edits.add_parsers(sub)
 
     s = sub.add_parser("info", help="what the library holds")
     s.add_argument("folder")
@@ -78,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s = b.add_parser("reindex", help="time a second index of an unchanged folder of N small photos")
     s.add_argument("--n", type=int, default=2000)
+    s.add_argument("--json", action="store_true")
+    s = b.add_parser("edits", help="time the session's edits, undo and redo on a library of N photos")
+    s.add_argument("--n", type=int, default=100_000)
     s.add_argument("--json", action="store_true")
     s = b.add_parser("cluster", help="UMAP / HDBSCAN speed and memory on synthetic embeddings")
     s.add_argument("--n", type=int, default=20000)
@@ -148,8 +156,8 @@ def cmd_index(args) -> int:
 
 
 def cmd_cluster(args) -> int:
+    from photoclust_app.core import pipeline
     from photoclust_app.core.store.library import Library
-    from photoclust_app.core.clustering.plan import apply_clustering, compute_clustering, make_namer
     from photoclust_app.terminal_progress import TerminalProgress
 
     bar = TerminalProgress(unit="steps")
@@ -157,15 +165,15 @@ def cmd_cluster(args) -> int:
         if not lib.count_embedded():
             print("Nothing to cluster yet: run `photoclust index FOLDER` first.", file=sys.stderr)
             return 1
-        namer = None if args.no_names else make_namer(lib.model)
-        plan = compute_clustering(lib, min_cluster_size=args.min_cluster_size, min_samples=args.min_samples,
-                                  namer=namer, progress=bar)
+        mcs = pipeline.STORED if args.min_cluster_size is None else args.min_cluster_size
+        summary = pipeline.cluster(lib, min_cluster_size=mcs, min_samples=args.min_samples,
+                                   names=not args.no_names, progress=bar)
         bar.finish()
-        summary = apply_clustering(lib, plan)
         clusters = [c for c in lib.clusters() if c.size]
     m = summary.metrics
     print(f"{summary.n_clusters} clusters, {summary.unsorted} unsorted of {summary.n_photos} photos "
-          f"(noise {m.get('noise_fraction', 0):.1%}, silhouette {_num(m.get('silhouette'))}, "
+          f"(min cluster size {summary.params.get('min_cluster_size', 'n/a')}, "
+          f"noise {m.get('noise_fraction', 0):.1%}, silhouette {_num(m.get('silhouette'))}, "
           f"Davies-Bouldin {_num(m.get('davies_bouldin'))}) in {summary.seconds:.1f} s.")
     for c in clusters:
         print(f"  #{c.id:<4} {c.size:>6}  {c.display_name}")
@@ -271,6 +279,10 @@ def cmd_bench(args) -> int:
 
         result = bench_index(n=args.n, size=args.size, model=args.model, workers=args.workers,
                              batch_size=args.batch_size, progress=bar)
+    elif args.bench == "edits":
+        from photoclust_app.core.bench.edits_bench import bench_edits
+
+        result = bench_edits(n=args.n, progress=bar)
     elif args.bench == "reindex":
         from photoclust_app.core.bench.index_bench import bench_reindex
 
@@ -289,4 +301,5 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
-            "undo-export": cmd_undo_export, "bench": cmd_bench, "screenshot": cmd_screenshot}
+            "undo-export": cmd_undo_export, "bench": cmd_bench, "screenshot": cmd_screenshot,
+            **cli_edits.COMMANDS}

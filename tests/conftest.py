@@ -140,3 +140,15 @@ def photo_folder(tmp_path, _group_template) -> Path:
 def photo_labels(_group_template) -> dict[str, str]:
     """relpath -> group ('red' | 'green' | 'blue') for ``photo_folder``."""
     return dict(_group_template[1])
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Weights not cached and a hub host that cannot resolve (.invalid never does, RFC 2606)."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(constants, "ENDPOINT", "https://huggingface.invalid")

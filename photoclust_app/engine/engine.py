@@ -30,8 +30,7 @@ from photoclust_app.core.errors import Cancelled, PhotoclustError
 log = logging.getLogger(__name__)
 
 ENGINE_NICENESS = 10
-# How long a cancelled index may take to stop at its next batch boundary before it is killed.
-INDEX_CANCEL_GRACE_S = 1.0
+DEFAULT_OPS = "photoclust_app.engine.ops"
 
 
 class EngineStopped(PhotoclustError):
@@ -39,8 +38,9 @@ class EngineStopped(PhotoclustError):
 
 
 # -- child side ----------------------------------------------------------------------------
-def _child_main(conn, cancel_event) -> None:
-    """Serve requests until the pipe closes. Runs in the engine process."""
+def _child_main(conn, cancel_event, ops_module: str) -> None:
+    """Serve requests until the pipe closes. Runs in the engine process; OPS_MODULE names
+    the module whose HANDLERS dict maps op names to handlers."""
     try:  # background work: the window's thread comes first when the cores are busy (measured:
         os.nice(ENGINE_NICENESS)  # 100+ ms GUI gaps at nice 0 on 2 cores); threads and children inherit
     except (AttributeError, OSError):
@@ -51,6 +51,9 @@ def _child_main(conn, cancel_event) -> None:
         configure_logging()
     except Exception:
         pass
+    import importlib
+
+    handlers = importlib.import_module(ops_module).HANDLERS
     while True:
         try:
             op, args, kwargs = conn.recv()
@@ -61,7 +64,7 @@ def _child_main(conn, cancel_event) -> None:
             conn.send(("progress", int(done), int(total), str(stage)))
 
         try:
-            result = _HANDLERS[op](progress, cancel_event.is_set, *args, **kwargs)
+            result = handlers[op](progress, cancel_event.is_set, *args, **kwargs)
         except BaseException as err:  # everything goes back to the caller as an exception
             log.debug("engine %s failed:\n%s", op, traceback.format_exc())
             try:
@@ -72,68 +75,17 @@ def _child_main(conn, cancel_event) -> None:
         conn.send(("ok", result))
 
 
-def _delegate_library(folder: str):
-    """The window (our parent) holds the writer lock; this process writes on its behalf."""
-    from photoclust_app.core.store.library import Library
-
-    return Library.open(folder, delegate=True)
-
-
-def _op_index(progress, cancel, folder: str, model: str, device: str, options: dict):
-    from photoclust_app.core.ingest.index import index_folder
-
-    lib = _delegate_library(folder)
-    try:
-        return index_folder(folder, model=model, device=device, progress=progress, cancel=cancel, library=lib,
-                            **options)
-    finally:
-        lib.close()
-
-
-def _op_cluster(progress, cancel, folder: str, device: str, **kw):
-    from photoclust_app.core.store.library import Library
-    from photoclust_app.core.clustering.plan import compute_clustering, make_namer
-
-    with Library.open(folder, readonly=True) as lib:
-        return compute_clustering(lib, namer=make_namer(lib.model, device), progress=progress, cancel=cancel, **kw)
-
-
-def _op_split(progress, cancel, folder: str, device: str, cluster_id: int):
-    from photoclust_app.core.store.library import Library
-    from photoclust_app.core.clustering.plan import compute_split, make_namer
-
-    with Library.open(folder, readonly=True) as lib:
-        return compute_split(lib, cluster_id, namer=make_namer(lib.model, device), progress=progress, cancel=cancel)
-
-
-def _op_ping(progress, cancel):
-    return os.getpid()
-
-
-def _op_sleep(progress, cancel, seconds: float, interruptible: bool = False):
-    """For tests: a task that does (or does not) check for cancel."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if interruptible and cancel():
-            raise Cancelled("Cancelled; the work done so far is kept.")
-        progress(0, 0, "sleep")
-        time.sleep(0.02)
-    return seconds
-
-
-_HANDLERS: dict[str, Callable] = {"index": _op_index, "cluster": _op_cluster, "split": _op_split,
-                                  "ping": _op_ping, "sleep": _op_sleep}
-# Ops that check cancel between batches get a grace period; the others are killed at once.
-_GRACE = {"index": INDEX_CANCEL_GRACE_S, "sleep": INDEX_CANCEL_GRACE_S}
-
-
 # -- parent side ---------------------------------------------------------------------------
 class Engine:
     """The parent's handle. ``call(op, ...)`` blocks the calling (worker) thread while the
     child works, relays its progress, and on cancel asks the child to stop (index: at its
     next batch) or kills it (fits), raising Cancelled. The child starts on first use."""
 
-    def __init__(self):
+    def __init__(self, ops: str = DEFAULT_OPS):
+        import importlib
+
+        self._ops = ops
+        self._grace = dict(getattr(importlib.import_module(ops), "GRACE", {}))
         self._proc = None
         self._conn = None
         self._cancel = None
@@ -150,7 +102,7 @@ class Engine:
         parent, child = ctx.Pipe()
         self._cancel = ctx.Event()
         # Not a daemon: daemons may not have children, and index_folder starts decode workers.
-        proc = ctx.Process(target=_child_main, args=(child, self._cancel), name="photoclust-engine")
+        proc = ctx.Process(target=_child_main, args=(child, self._cancel, self._ops), name="photoclust-engine")
         proc.start()
         if not self._atexit:
             atexit.register(self.close)  # never leave a child behind, even without closeEvent
@@ -193,7 +145,7 @@ class Engine:
                     if cancel_at is None:
                         cancel_at = now
                         self._cancel.set()
-                    if now - cancel_at >= _GRACE.get(op, 0.0):
+                    if now - cancel_at >= self._grace.get(op, 0.0):
                         log.info("Stopping the engine: %s cancelled", op)
                         self._kill()
                         raise Cancelled("Cancelled; the work done so far is kept.")

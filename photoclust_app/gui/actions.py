@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMenu, QSlider, QToolBar
 
+from photoclust_app.core import pipeline
 from photoclust_app.gui import jobs
 from photoclust_app.gui.desktop import open_file, show_in_folder
 
@@ -133,7 +134,7 @@ class WindowActions:
         lib = self.win.library
         value = None
         if lib is not None:
-            value = jobs.user_min_cluster_size(lib)
+            value = pipeline.stored_granularity(lib)
             last = lib.last_clustering()
             if value is None and last:
                 value = last.get("params", {}).get("min_cluster_size")
@@ -227,7 +228,6 @@ class WindowActions:
             self._granularity_timer.start()  # try again when the current task is done
             return
         value = self.granularity.value()
-        w.library.set_meta(jobs.MIN_CLUSTER_SIZE_KEY, str(value))
         if w.runner.start("recluster", jobs.recluster_job(w.library, w.engine, device=w.device, min_cluster_size=value)):
             w.progress.begin("Clustering\u2026")
             self.update()

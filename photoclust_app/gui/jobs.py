@@ -11,31 +11,19 @@ from typing import Callable
 
 from photoclust_app.core.errors import Cancelled, PhotoclustError
 from photoclust_app.core.store.library import Library
-from photoclust_app.core.editing.session import read_state
+from photoclust_app.core import pipeline
+from photoclust_app.core.editing.state import read_state
 from photoclust_app.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
-MIN_CLUSTER_SIZE_KEY = "gui.min_cluster_size"   # library meta: the user's granularity choice
-
-
-def user_min_cluster_size(lib: Library) -> int | None:
-    value = lib.get_meta(MIN_CLUSTER_SIZE_KEY)
-    return int(value) if value and value.isdigit() else None
-
 
 def _send_state(ctx, lib: Library, generation: Callable[[], int]) -> None:
+    """Read the library on this worker thread's own connection, in one snapshot."""
     g = generation()
-    ctx.partial("state", (g, read_state(lib)))
-    ctx.partial("skipped", lib.skipped())
-
-
-def _wants_clustering(lib: Library) -> bool:
-    from photoclust_app.core.clustering.plan import needs_clustering
-
-    last = lib.last_clustering()
-    return needs_clustering(lib) or (last is not None and last.get("model") != lib.model
-                                     and lib.count_embedded() > 0)
+    with lib.reader() as reader:
+        ctx.partial("state", (g, read_state(reader)))
+        ctx.partial("skipped", reader.skipped())
 
 
 def _warm_map_imports() -> None:
@@ -66,11 +54,11 @@ def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine,
             raise
         ctx.partial("index_report", report)
         _send_state(ctx, lib, generation)
-        if cluster and not ctx.cancelled() and _wants_clustering(lib):
-            undoable = lib.last_clustering() is not None
+        with lib.reader() as reader:
+            wanted, undoable = pipeline.wants_clustering(reader), reader.last_clustering() is not None
+        if cluster and wanted and not ctx.cancelled():
             try:
-                plan = engine.call("cluster", str(lib.folder), device, min_cluster_size=user_min_cluster_size(lib),
-                                   progress=ctx.progress, cancel=ctx.cancelled)
+                plan = engine.call("cluster", str(lib.folder), device, progress=ctx.progress, cancel=ctx.cancelled)
             except Cancelled:
                 raise
             except PhotoclustError as err:
@@ -88,7 +76,8 @@ def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine,
 
 
 def recluster_job(lib: Library, engine: Engine, *, device: str, min_cluster_size: int | None):
-    """Re-cluster the whole library at a new granularity; returns the plan (applied by the GUI)."""
+    """Re-cluster the whole library at a new granularity; returns the plan (applied by the GUI,
+    which stores the granularity with it, so undo restores both)."""
 
     def job(ctx):
         ctx.progress(0, 0, "cluster")

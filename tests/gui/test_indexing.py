@@ -7,6 +7,8 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer
 
 from photoclust_app.gui.app import preload_gui_imports
+from photoclust_app.core import pipeline  # noqa: E402
+from sqlpeek import sql  # noqa: E402
 
 
 pytestmark = pytest.mark.slow
@@ -110,13 +112,13 @@ def _indexed_template(tmp_path_factory):
 
     from photoclust_app.core.ingest.index import index_folder
     from photoclust_app.core.store.library import Library
-    from photoclust_app.core.clustering.plan import recluster_library
+    from photoclust_app.core import pipeline
 
     folder = tmp_path_factory.mktemp("indexed") / "photos"
     make_photos(folder, per_group=10)
     index_folder(folder, model="tiny-test", device="cpu", workers=0)
     with Library.open(folder) as lib:
-        recluster_library(lib)
+        pipeline.cluster(lib)
     return folder
 
 
@@ -144,8 +146,7 @@ def test_reopen_shows_saved_clusters_first_then_indexes_only_changes(make_window
     assert (r.new, r.removed, r.unchanged, r.embedded) == (3, 1, 29, 3)
     assert win.session.photo_count() == 32
     # new photos were clustered (as an undoable step, since the library had clusters before)
-    assert not win.library.conn.execute(
-        "SELECT 1 FROM photos WHERE id NOT IN (SELECT photo_id FROM assignments)").fetchone()
+    assert not sql(win.library, "SELECT 1 FROM photos WHERE id NOT IN (SELECT photo_id FROM assignments)")
     assert win.session.can_undo and "new photos" in win.session.undo_text
 
 
@@ -163,7 +164,10 @@ def test_granularity_reclusters_keeping_names_and_hand_placed_photos(make_window
     assert sig.args == ["recluster", "finished"]
     assert "Mine" in [c.display_name for c in s.clusters()]
     assert s.cluster_of(placed) == second
-    assert win.library.get_meta("gui.min_cluster_size") == str(value + 2)
+    assert pipeline.stored_granularity(win.library) == value + 2
+    s.undo()  # the granularity comes back with the clustering it made
+    assert pipeline.stored_granularity(win.library) != value + 2 and s.cluster_of(placed) == second
+    s.redo()
     assert s.undo_text == "Re-cluster"
     before_names = {c.id: c.display_name for c in s.clusters()}
     s.undo()

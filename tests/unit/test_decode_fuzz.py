@@ -10,7 +10,6 @@ Derandomized, so CI runs the same 200 + 60 examples every time.
 """
 import io
 import struct
-import time
 import zlib
 
 import numpy as np
@@ -26,7 +25,6 @@ from photoclust_app.core.ingest.decode_pool import DecodeJob, decode_for_worker
 from photoclust_app.core.errors import UnreadableImage
 
 S = 32  # model input and thumbnail size: small, so each example is cheap
-MAX_SECONDS = 5.0  # per input; decodes here take milliseconds, a hang or a full bomb decode does not
 
 
 def _enc(im, fmt, **kw) -> bytes:
@@ -158,7 +156,6 @@ def test_corpus_decodes():
 @settings(max_examples=200, **SETTINGS)
 @given(INPUTS)
 def test_decode_bytes_never_crashes(data):
-    t = time.perf_counter()
     try:
         d = decode_bytes(data, S, S)
     except UnreadableImage as err:
@@ -166,8 +163,6 @@ def test_decode_bytes_never_crashes(data):
         assert reason and "\n" not in reason and len(reason) <= 200, repr(reason)
     else:
         _check_decoded(d)
-    took = time.perf_counter() - t
-    assert took < MAX_SECONDS, f"{took:.1f} s on {len(data)} bytes starting {data[:32]!r}"
 
 
 @pytest.fixture(scope="module")
@@ -180,9 +175,7 @@ def fuzz_dir(tmp_path_factory):
 def test_worker_decode_from_file_never_raises(fuzz_dir, data):
     path = fuzz_dir / "input.jpg"
     path.write_bytes(data)
-    t = time.perf_counter()
     res = decode_for_worker(DecodeJob(str(path), "input.jpg", S, S))
-    assert time.perf_counter() - t < MAX_SECONDS
     assert (res.decoded is None) != (res.reason is None)
     if res.decoded is not None:
         _check_decoded(res.decoded)

@@ -80,7 +80,7 @@ def test_unchanged_reindex_runs_a_constant_number_of_queries(photo_folder):
     index_folder(photo_folder, **FAST)
     statements = []
     with Library.open(photo_folder) as lib:
-        lib.conn.set_trace_callback(statements.append)
+        lib._conn.set_trace_callback(statements.append)
         index_folder(photo_folder, library=lib, **FAST)
     assert len(statements) < 12, statements  # a few whole-table reads, nothing per photo
 

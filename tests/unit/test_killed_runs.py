@@ -30,6 +30,7 @@ import pytest
 from hostile import REPO, cli_argv, cli_env, integrity_problems, jpeg, run_cli
 from photoclust_app.core.store.library import Library
 from photoclust_app.core.editing.session import Session
+from sqlpeek import sql  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ _TX_KILLER = textwrap.dedent(r"""
 
     @contextlib.contextmanager
     def transaction(self):
-        outer = not self.conn.in_transaction
+        outer = not self._conn.in_transaction
         with real(self) as conn:
             yield conn
             if outer:
@@ -218,8 +219,8 @@ def photo_ids(folder: Path) -> dict[str, int]:
 def edits_state(folder: Path) -> dict:
     with Library.open(folder, readonly=True) as lib:
         return {
-            "clusters": sorted(lib.conn.execute("SELECT id, name, user_named FROM clusters WHERE user_named=1")),
-            "manual": sorted(lib.conn.execute("SELECT photo_id, cluster_id FROM assignments WHERE manual=1")),
+            "clusters": sorted(sql(lib, "SELECT id, name, user_named FROM clusters WHERE user_named=1")),
+            "manual": sorted(sql(lib, "SELECT photo_id, cluster_id FROM assignments WHERE manual=1")),
         }
 
 
@@ -291,7 +292,7 @@ def test_index_survives_kills(tmp_path, torn_write_shim):
             assert trip_cluster.name.startswith("Holiday") and trip_cluster.size == 11
             assert lib.cluster(other).name == "Garden" and lib.cluster(other).size == 9
             assert lib.count_photos() == len(files)
-            dup = lib.conn.execute("SELECT quick_hash FROM photos GROUP BY quick_hash HAVING COUNT(*) > 1").fetchall()
+            dup = sql(lib, "SELECT quick_hash FROM photos GROUP BY quick_hash HAVING COUNT(*) > 1")
             assert dup == []
         kills = sum(x["killed"] for x in k.log)
         print("\n" + k.summary())
@@ -303,31 +304,22 @@ def test_index_survives_kills(tmp_path, torn_write_shim):
 
 
 # -- cluster killed mid-way --------------------------------------------------------------
-def _cluster_available() -> bool:
-    import importlib.util
-
-    return all(importlib.util.find_spec(f"photoclust_app.core.{m}") is not None
-               for m in ("cluster", "layout", "representatives"))
-
-
 def clustering_state(folder: Path) -> dict:
     with Library.open(folder, readonly=True) as lib:
-        q = lib.conn.execute
-        return {t: sorted(q(f"SELECT * FROM {t}").fetchall())  # table names from this list only
+        return {t: sorted(sql(lib, f"SELECT * FROM {t}"))  # table names from this list only
                 for t in ("clusters", "assignments", "representatives", "layout", "clusterings")}
 
 
 def assert_complete_clustering(folder: Path) -> None:
     """Every embedded photo has an assignment and a map position; every referenced cluster exists."""
     with Library.open(folder, readonly=True) as lib:
-        q = lambda sql: lib.conn.execute(sql).fetchall()  # noqa: E731
+        q = lambda query: sql(lib, query)  # noqa: E731
         assert q("SELECT photo_id FROM embeddings WHERE photo_id NOT IN (SELECT photo_id FROM assignments)") == []
         assert q("SELECT photo_id FROM embeddings WHERE photo_id NOT IN (SELECT photo_id FROM layout)") == []
         assert q("SELECT cluster_id FROM assignments WHERE cluster_id IS NOT NULL"
                  " AND cluster_id NOT IN (SELECT id FROM clusters)") == []
 
 
-@pytest.mark.skipif(not _cluster_available(), reason="the clustering modules are not written yet")
 def test_cluster_killed_midway_keeps_previous_clustering(tmp_path, torn_write_shim):
     rng = random.Random(SEED + 1)
     folder, home = tmp_path / "photos", tmp_path / "home"

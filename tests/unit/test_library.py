@@ -9,6 +9,7 @@ from photoclust_app.core.errors import LibraryError, LibraryLocked
 from photoclust_app.core.store.library import IndexedPhoto, Library, library_path_for
 from photoclust_app.core.store.schema import SCHEMA_VERSION
 from photoclust_app.core.records import PhotoMeta, PhotoRecord
+from sqlpeek import sql  # noqa: E402
 
 
 def _item(relpath, vec, size=10, mtime=1):
@@ -23,8 +24,8 @@ def lib(tmp_path):
 
 def test_library_lives_inside_the_folder_and_has_schema(tmp_path, lib):
     assert lib.path == tmp_path.resolve() / ".photoclust" / "library.sqlite"
-    assert lib.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert lib.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert sql(lib, "PRAGMA user_version")[0][0] == SCHEMA_VERSION
+    assert sql(lib, "PRAGMA journal_mode")[0][0] == "wal"
 
 
 def test_read_only_folder_falls_back_to_user_data_dir(tmp_path, monkeypatch):
@@ -87,16 +88,19 @@ def test_lock_is_released_on_close(tmp_path):
     Library.open(tmp_path).close()
 
 
-def test_delete_cluster_sends_members_to_unsorted_and_snapshot_restores(lib):
+def test_delete_cluster_sends_members_to_unsorted_and_undo_restores(lib):
     ids = lib.add_photos([_item(f"{i}.jpg", [1, 0]) for i in range(4)], "m")
     cid = lib.create_cluster(suggested_name="daisy")
     lib.assign(ids[:3], cid, manual=False)
     lib.set_representatives(cid, ids[:2])
-    snap = lib.clustering_snapshot()
     assert lib.clusters()[0].size == 3 and lib.count_unsorted() == 1
-    lib.delete_cluster(cid)
+    with lib.record("Dissolve") as rec:
+        rec.touch("clusters", [cid])
+        rec.touch("representatives", [cid])
+        rec.touch("assignments", ids)
+        lib.delete_cluster(cid)
     assert lib.clusters() == [] and lib.count_unsorted() == 4
-    lib.restore_clustering_snapshot(snap)
+    assert lib.undo().text == "Dissolve"
     [c] = lib.clusters()
     assert (c.id, c.size, c.representatives, c.display_name) == (cid, 3, ids[:2], "daisy")
 
@@ -117,7 +121,7 @@ def test_removing_photos_cascades(lib):
     lib.set_layout(np.array([pid]), np.array([[1.0, 2.0]]))
     lib.remove_photos([pid])
     for table in ("embeddings", "thumbnails", "assignments", "layout"):
-        assert lib.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+        assert sql(lib, f"SELECT COUNT(*) FROM {table}")[0][0] == 0
 
 
 def test_newer_schema_is_refused_with_a_sentence(tmp_path):

@@ -6,6 +6,7 @@ from photoclust_app.core.store.library import IndexedPhoto, Library
 from photoclust_app.core.clustering.plan import ClusteringPlan, apply_clustering
 from photoclust_app.core.records import PhotoMeta, PhotoRecord
 from photoclust_app.core.editing.session import Session, read_state
+from sqlpeek import sql
 
 
 def _plan(ids, labels, names=None, scope=None):
@@ -36,6 +37,12 @@ def session(lib):
     s.events = []
     s.subscribe(lambda name, payload: s.events.append((name, payload)))
     return s
+
+
+def assignment_rows(lib, ids):
+    marks = ",".join("?" * len(ids))
+    return sql(lib, f"SELECT photo_id, cluster_id, probability, manual FROM assignments WHERE photo_id IN ({marks})"
+               " ORDER BY photo_id", list(ids))
 
 
 def by_name(session):
@@ -88,14 +95,14 @@ def test_rename_to_same_name_records_nothing(session):
 def test_move_marks_hand_placed_and_undo_restores_rows(session, lib):
     g0, g1 = by_name(session)["group0"], by_name(session)["group1"]
     moving = session.members(g0.id)[:2]
-    before_rows = lib.assignment_rows(moving)
+    before_rows = assignment_rows(lib, moving)
     assert session.move(moving, g1.id) == 2
     assert all(lib.assignments()[p] == g1.id for p in moving)
-    assert all(r[3] == 1 for r in lib.assignment_rows(moving))
+    assert all(r[3] == 1 for r in assignment_rows(lib, moving))
     assert session.cluster(g1.id).size == 6 and session.cluster(g0.id).size == 3
     assert ("assignments_changed", {"photo_ids": moving}) in session.events
     session.undo()
-    assert lib.assignment_rows(moving) == before_rows
+    assert assignment_rows(lib, moving) == before_rows
     assert session_view(session) == db_view(lib)
     session.redo()
     assert session.cluster(g1.id).size == 6
@@ -243,3 +250,16 @@ def test_a_state_read_during_an_edit_is_recognisably_stale(session, lib):
     assert "Beach" not in by_name(session)
     session.reload()                # ...which a reload from the library puts right
     assert "Beach" in by_name(session)
+
+
+def test_export_groups_are_read_live_from_the_session(session, lib):
+    """An export made while the user edits takes the edits (0.1's dialog read once)."""
+    g0, g1 = by_name(session)["group0"], by_name(session)["group1"]
+    session.rename(g0.id, "Beach")
+    session.move(session.members(None), g1.id)
+    groups = dict(session.export_groups(include_unsorted=True))
+    assert set(groups) == {"Beach", "group1"}
+    assert sorted(groups["group1"]) == sorted(session.photo_path(p) for p in session.members(g1.id))
+    session.move(session.members(g1.id)[:2], None)
+    groups = dict(session.export_groups(include_unsorted=True, unsorted_name="Unsorted"))
+    assert len(groups["Unsorted"]) == 2 and len(groups["group1"]) == 5

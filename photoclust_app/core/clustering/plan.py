@@ -7,6 +7,7 @@ cluster keeps its id and the user's name, and photos placed by hand stay where t
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class ClusteringPlan:
     xy: np.ndarray | None = None
     scope: int | None = None               # None: whole library; else the cluster being split
     seconds: float = 0.0
+    settings: dict = field(default_factory=dict)  # library meta to store with it (the chosen granularity)
 
 
 @dataclass
@@ -72,16 +74,6 @@ def make_namer(model: str | None, device: str = "auto") -> Namer | None:
             return [[] for _ in range(len(centroids))]
 
     return namer
-
-
-def needs_clustering(lib: Library) -> bool:
-    """True when some embedded photo has never been clustered (or nothing was clustered yet)."""
-    if lib.last_clustering() is None:
-        return lib.count_embedded() > 0
-    row = lib.conn.execute(
-        "SELECT 1 FROM embeddings e WHERE e.model=? AND NOT EXISTS"
-        " (SELECT 1 FROM assignments a WHERE a.photo_id=e.photo_id) LIMIT 1", (lib.model,)).fetchone()
-    return row is not None
 
 
 def compute_clustering(lib: Library, *, min_cluster_size: int | None = None, min_samples: int | None = None,
@@ -187,16 +179,21 @@ def _match(old: dict[int, set[int]], new: dict[int, set[int]]) -> dict[int, int]
     return out
 
 
-def apply_clustering(lib: Library, plan: ClusteringPlan) -> ClusteringSummary:
-    """Write a whole-library plan in one transaction, keeping identity, names and hand placements."""
+def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = None) -> ClusteringSummary:
+    """Write a whole-library plan in one transaction, keeping identity, names and hand
+    placements; recorded as one undoable history entry named TEXT (None: not undoable).
+    The plan's settings (library meta: the granularity that produced it) are written in the
+    same entry, so undo puts them back too."""
     if plan.scope is not None:
         raise ValueError("apply_split applies a split plan")
-    now = time.time()
-    with lib.transaction() as c:
-        manual = {r[0] for r in c.execute("SELECT photo_id FROM assignments WHERE manual=1")}
-        old: dict[int, set[int]] = {cid: set() for (cid,) in c.execute("SELECT id FROM clusters")}
-        for pid, cid in c.execute("SELECT photo_id, cluster_id FROM assignments WHERE cluster_id IS NOT NULL"):
-            old[cid].add(pid)
+    with _recorded(lib, text, list(plan.settings)):
+        for key, value in plan.settings.items():
+            lib.set_meta(key, value)
+        manual = lib.manual_photos()
+        old: dict[int, set[int]] = {c.id: set() for c in lib.clusters()}
+        for pid, cid in lib.assignments().items():
+            if cid is not None:
+                old[cid].add(pid)
         new: dict[int, set[int]] = {}
         for pid, lab in zip(plan.photo_ids.tolist(), plan.labels.tolist()):
             if lab >= 0 and pid not in manual:
@@ -206,34 +203,27 @@ def apply_clustering(lib: Library, plan: ClusteringPlan) -> ClusteringSummary:
         for lab in sorted(new, key=lambda k: -len(new[k])):
             suggested = plan.names.get(lab, "")
             if lab in matched:
-                cid = matched[lab]
-                c.execute("UPDATE clusters SET suggested_name=? WHERE id=?", (suggested, cid))
+                label_to_cid[lab] = matched[lab]
+                lib.set_suggested_name(matched[lab], suggested)
             else:
-                cid = c.execute("INSERT INTO clusters(name, suggested_name, user_named, created_at) VALUES('',?,0,?)",
-                                (suggested, now)).lastrowid
-            label_to_cid[lab] = cid
+                label_to_cid[lab] = lib.create_cluster(suggested_name=suggested)
         kept = set(label_to_cid.values())
-        has_manual = {cid for (cid,) in c.execute(
-            "SELECT DISTINCT cluster_id FROM assignments WHERE manual=1 AND cluster_id IS NOT NULL")}
+        holds_manual = {cid for pid, cid in lib.assignments().items() if pid in manual and cid is not None}
         for cid in old:
-            if cid not in kept and cid not in has_manual:
-                c.execute("DELETE FROM clusters WHERE id=?", (cid,))
-        rows = [(pid, label_to_cid.get(lab), float(p), 0)
-                for pid, lab, p in zip(plan.photo_ids.tolist(), plan.labels.tolist(), plan.probabilities.tolist())
-                if pid not in manual]
-        c.executemany("INSERT OR REPLACE INTO assignments(photo_id, cluster_id, probability, manual) VALUES(?,?,?,?)",
-                      rows)
+            if cid not in kept and cid not in holds_manual:
+                lib.delete_cluster(cid)
+        lib.assign_many((pid, label_to_cid.get(lab), p, False)
+                        for pid, lab, p in zip(plan.photo_ids.tolist(), plan.labels.tolist(),
+                                               plan.probabilities.tolist()) if pid not in manual)
         for lab, cid in label_to_cid.items():
-            _write_reps(c, cid, plan.representatives.get(lab, []))
+            lib.set_representatives(cid, plan.representatives.get(lab, []))
         if plan.xy is not None:
-            c.execute("DELETE FROM layout")
-            c.executemany("INSERT INTO layout(photo_id, x, y) VALUES(?,?,?)",
-                          [(int(p), float(x), float(y)) for p, (x, y) in zip(plan.photo_ids, plan.xy)])
+            lib.set_layout(plan.photo_ids, plan.xy)
         lib.record_clustering(plan.model, len(plan.photo_ids), plan.params, plan.metrics)
     return summarize(lib, plan)
 
 
-def apply_split(lib: Library, plan: ClusteringPlan) -> list[int]:
+def apply_split(lib: Library, plan: ClusteringPlan, *, text: str = "Split") -> list[int]:
     """Write a split: the largest part keeps the cluster (id, name); each other part is a new
     cluster. Photos the split calls noise stay in the original cluster: splitting never evicts."""
     if plan.scope is None:
@@ -244,26 +234,35 @@ def apply_split(lib: Library, plan: ClusteringPlan) -> list[int]:
     sizes = {lab: int((plan.labels == lab).sum()) for lab in parts}
     keep_label = max(parts, key=lambda lab: (sizes[lab], -lab))
     new_ids = []
-    now = time.time()
-    with lib.transaction() as c:
+    with lib.record(text) as rec:
+        rec.touch("assignments", plan.photo_ids.tolist())
+        rec.touch("representatives", [plan.scope])
         for lab in sorted(parts, key=lambda k: -sizes[k]):
             if lab == keep_label:
                 cid = plan.scope
             else:
-                cid = c.execute("INSERT INTO clusters(name, suggested_name, user_named, created_at) VALUES('',?,0,?)",
-                                (plan.names.get(lab, ""), now)).lastrowid
+                cid = lib.create_cluster(suggested_name=plan.names.get(lab, ""))
+                rec.created("clusters", [cid])
+                rec.created("representatives", [cid])
                 new_ids.append(cid)
-                members = plan.photo_ids[plan.labels == lab]
-                c.executemany("UPDATE assignments SET cluster_id=?, manual=0 WHERE photo_id=?",
-                              [(cid, int(p)) for p in members])
-            _write_reps(c, cid, plan.representatives.get(lab, []))
+                lib.assign(plan.photo_ids[plan.labels == lab].tolist(), cid, manual=False)
+            lib.set_representatives(cid, plan.representatives.get(lab, []))
     return new_ids
 
 
-def _write_reps(c, cid: int, photo_ids: list[int]) -> None:
-    c.execute("DELETE FROM representatives WHERE cluster_id=?", (cid,))
-    c.executemany("INSERT INTO representatives(cluster_id, rank, photo_id) VALUES(?,?,?)",
-                  [(cid, i, int(p)) for i, p in enumerate(photo_ids)])
+@contextlib.contextmanager
+def _recorded(lib: Library, text: str | None, meta_keys: list[str]):
+    """A history entry named TEXT covering every table a clustering writes, or (None) a
+    plain transaction."""
+    if text is None:
+        with lib.transaction():
+            yield None
+        return
+    with lib.record(text) as rec:
+        for table in ("clusters", "assignments", "representatives", "layout"):
+            rec.touch(table)
+        rec.touch("meta", meta_keys)
+        yield rec
 
 
 def summarize(lib: Library, plan: ClusteringPlan | None = None) -> ClusteringSummary:
@@ -272,10 +271,3 @@ def summarize(lib: Library, plan: ClusteringPlan | None = None) -> ClusteringSum
         n_photos=lib.count_photos(), n_clusters=len(clusters), unsorted=lib.count_unsorted(),
         metrics=dict(plan.metrics) if plan else {}, params=dict(plan.params) if plan else {},
         seconds=plan.seconds if plan else 0.0)
-
-
-def recluster_library(lib: Library, **kw) -> ClusteringSummary:
-    """compute_clustering + apply_clustering, names from the library's model unless given."""
-    if "namer" not in kw:
-        kw["namer"] = make_namer(lib.model)
-    return apply_clustering(lib, compute_clustering(lib, **kw))

@@ -1,10 +1,9 @@
 """The editing session over one Library: the single Qt-free source of truth the GUI adapts.
 
 Every edit (rename, move, new cluster, merge, dissolve, split, re-cluster) is a method that
-writes to the library at once, records an undoable command holding what it needs to revert,
-and notifies listeners. Reads come from an in-memory copy of the library state so views
-never query SQLite for what they paint; the copy is built by ``read_state`` (safe in a
-worker thread) and swapped in with ``install_state`` on the session's own thread.
+writes to the library at once as one recorded history entry (store/history.py), brings the
+in-memory state up to date from the rows it wrote, and notifies listeners. Undo and redo
+come from the library's history, so they survive a restart and agree with the command line.
 
 Events passed to ``subscribe`` callbacks as ``(name, payload)``:
   ("clusters_changed", {"ids": [...], "structure": bool})  names, sizes, mosaics; structure: clusters added/removed
@@ -16,64 +15,35 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
-from photoclust_app.core.store.library import Library
+from photoclust_app.core.editing.state import MOSAIC_SIZE, SessionState, StateCache, read_state
 from photoclust_app.core.records import Cluster
+from photoclust_app.core.store.history import Applied
+from photoclust_app.core.store.library import Library
+
+__all__ = ["Session", "SessionState", "read_state", "MOSAIC_SIZE"]
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, dict], None]
-MOSAIC_SIZE = 4
 
 
-@dataclass
-class SessionState:
-    """Everything the views show, read in one go."""
-
-    relpaths: dict[int, str] = field(default_factory=dict)          # photo id -> relpath
-    assignments: dict[int, int | None] = field(default_factory=dict)  # photo id -> cluster (None: Unsorted)
-    clusters: dict[int, Cluster] = field(default_factory=dict)
-    order: list[int] = field(default_factory=list)                   # cluster ids, largest first
-    layout_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    layout_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
-
-
-def read_state(lib: Library) -> SessionState:
-    """Read what a session shows. Pure reads: fine in a worker thread."""
-    relpaths = {p.id: p.relpath for p in lib.photos()}
-    assigned = lib.assignments()
-    assignments = {pid: assigned.get(pid) for pid in relpaths}
-    clusters = {c.id: c for c in lib.clusters()}
-    ids, xy = lib.layout()
-    return SessionState(relpaths, assignments, clusters, list(clusters), ids, xy)
-
-
-@dataclass
-class Command:
-    """One undoable edit; ``redo`` has already run once when it is recorded."""
-
-    text: str
-    redo: Callable[[], Any]
-    undo: Callable[[], Any]
-
-
-class Session:
+class Session(StateCache):
     """Edits and reads of one library, with undo/redo. Call it from one thread only."""
 
     def __init__(self, library: Library, state: SessionState | None = None):
         self.library = library
         self._listeners: list[Listener] = []
-        self._undo: list[Command] = []
-        self._redo: list[Command] = []
         # Bumped before and after every edit: a state read in a worker while the counter moved
         # is stale (see install_state's caller), so edits are never lost to an older read.
         self.generation = 0
-        self._set_state(state if state is not None else read_state(library))
+        self.last_conflicts = 0  # keys the last undo/redo left alone (the library changed under them)
+        self.set_state(state if state is not None else read_state(library))
+        self._read_history()
 
     # -- listeners -----------------------------------------------------------------------
     def subscribe(self, callback: Listener) -> Callable[[], None]:
@@ -89,24 +59,12 @@ class Session:
                 log.exception("Session listener failed on %s", event)
 
     # -- state ---------------------------------------------------------------------------
-    def _set_state(self, st: SessionState) -> None:
-        self._relpaths = dict(st.relpaths)
-        self._assign = dict(st.assignments)
-        self._clusters = dict(st.clusters)
-        self._order = [c for c in st.order if c in self._clusters]
-        self._layout = (st.layout_ids, st.layout_xy)
-        self._members: dict[int | None, set[int]] = {None: set()}
-        for cid in self._clusters:
-            self._members[cid] = set()
-        for pid, cid in self._assign.items():
-            self._members.setdefault(cid if cid in self._clusters else None, set()).add(pid)
-
     def install_state(self, state: SessionState) -> None:
         """Swap in a freshly read state (after indexing) and tell the views to reload."""
-        keep = [c for c in self._order if c in state.clusters]
-        new = [c for c in state.order if c not in keep]
-        self._set_state(replace(state, order=keep + new))
+        self.set_state(self.merge_order(state))
+        self._read_history()
         self._emit("reset")
+        self._emit("history_changed")
 
     def reload(self) -> None:
         self.install_state(read_state(self.library))
@@ -124,16 +82,6 @@ class Session:
         """Clusters in display order (stable while editing) with live sizes and mosaics."""
         return [self.cluster(cid) for cid in self._order]
 
-    def cluster(self, cluster_id: int) -> Cluster | None:
-        c = self._clusters.get(cluster_id)
-        if c is None:
-            return None
-        members = self._members.get(cluster_id, set())
-        reps = [p for p in c.representatives if p in members][:MOSAIC_SIZE]
-        if len(reps) < MOSAIC_SIZE:  # photos moved out of the mosaic: fill it from the members
-            reps += [p for p in sorted(members) if p not in reps][:MOSAIC_SIZE - len(reps)]
-        return replace(c, size=len(members), representatives=reps)
-
     def cluster_ids(self) -> list[int]:
         return list(self._order)
 
@@ -143,10 +91,6 @@ class Session:
 
     def unsorted_count(self) -> int:
         return len(self._members.get(None, ()))
-
-    def cluster_of(self, photo_id: int) -> int | None:
-        cid = self._assign.get(photo_id)
-        return cid if cid in self._clusters else None
 
     def photo_ids(self) -> list[int]:
         return sorted(self._relpaths)
@@ -166,25 +110,38 @@ class Session:
         labels = np.array([-1 if (c := self.cluster_of(int(p))) is None else c for p in ids], dtype=np.int64)
         return ids, xy, labels
 
-    def name_exists(self, name: str) -> bool:
-        return any(c.display_name == name for c in self._clusters.values())
+    def export_groups(self, include_unsorted: bool = False,
+                      unsorted_name: str = "Unsorted") -> list[tuple[str, list[Path]]]:
+        """(folder name, member paths) per non-empty cluster in display order, read live from
+        the session: what an export of the library as it is now needs."""
+        folder = self.library.folder
+        groups = [(c.display_name, [folder / self._relpaths[p] for p in self.members(c.id)])
+                  for c in self.clusters() if c.size]
+        unsorted = self.members(None)
+        if include_unsorted and unsorted:
+            groups.append((unsorted_name, [folder / self._relpaths[p] for p in unsorted]))
+        return groups
 
     # -- history -------------------------------------------------------------------------
+    def _read_history(self) -> None:
+        self._undo_text = self.library.undo_text()
+        self._redo_text = self.library.redo_text()
+
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return bool(self._undo_text)
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return bool(self._redo_text)
 
     @property
     def undo_text(self) -> str:
-        return self._undo[-1].text if self._undo else ""
+        return self._undo_text
 
     @property
     def redo_text(self) -> str:
-        return self._redo[-1].text if self._redo else ""
+        return self._redo_text
 
     @contextlib.contextmanager
     def _editing(self):
@@ -195,122 +152,63 @@ class Session:
             self.generation += 1
 
     def undo(self) -> bool:
-        if not self._undo:
-            return False
-        cmd = self._undo.pop()
-        with self._editing():
-            cmd.undo()
-        self._redo.append(cmd)
-        self._emit("history_changed")
-        return True
+        return self._step(self.library.undo)
 
     def redo(self) -> bool:
-        if not self._redo:
-            return False
-        cmd = self._redo.pop()
+        return self._step(self.library.redo)
+
+    def _step(self, step: Callable[[], Applied | None]) -> bool:
         with self._editing():
-            cmd.redo()
-        self._undo.append(cmd)
+            applied = step()
+        if applied is None:
+            return False
+        self.last_conflicts = applied.conflicts
+        if applied.conflicts:
+            log.info("%s: %d rows had changed since and were left alone", applied.text, applied.conflicts)
+        self._take(applied.rows)
+        self._read_history()
         self._emit("history_changed")
         return True
 
     def clear_history(self) -> None:
-        self._undo.clear()
-        self._redo.clear()
+        self.library.clear_history()
+        self._read_history()
         self._emit("history_changed")
 
-    def _record(self, text: str, redo: Callable[[], Any], undo: Callable[[], Any]) -> Any:
-        with self._editing():
-            result = redo()
-        self._undo.append(Command(text, redo, undo))
-        self._redo.clear()
+    def _take(self, rows: dict[str, dict]) -> None:
+        """Bring the views up to date with rows the library now holds."""
+        if rows.get("layout"):  # a whole-library change: read it all again
+            self.set_state(self.merge_order(read_state(self.library)))
+            self._emit("reset")
+            return
+        changed, moved, structure = self.absorb(rows)
+        if moved:
+            self._emit("assignments_changed", photo_ids=moved)
+        if changed or structure:
+            self._emit("clusters_changed", ids=sorted(changed), structure=structure)
+
+    @contextlib.contextmanager
+    def _edit(self, text: str):
+        """Run an edit as one history entry, then update the views from what it wrote."""
+        with self._editing(), self.library.record(text) as rec:
+            yield rec
+        self._take(rec.diff.side(1))
+        self._read_history()
         self._emit("history_changed")
-        return result
-
-    # -- cache upkeep --------------------------------------------------------------------
-    def _set_assignments(self, photo_ids: Iterable[int], cluster_id: int | None) -> None:
-        for p in photo_ids:
-            self._place(p, cluster_id)
-
-    def _place(self, pid: int, cid: int | None) -> None:
-        if pid not in self._relpaths:
-            return
-        old = self._assign.get(pid)
-        self._members.get(old if old in self._clusters else None, set()).discard(pid)
-        self._assign[pid] = cid
-        self._members.setdefault(cid if cid in self._clusters else None, set()).add(pid)
-
-    def _restore_rows(self, rows: list[tuple]) -> list[int]:
-        """Put assignment rows back, skipping photos that left the library since."""
-        live = [r for r in rows if r[0] in self._relpaths]
-        self.library.restore_assignment_rows(live)
-        for r in live:
-            self._place(r[0], r[1] if len(r) > 1 else None)
-        return [r[0] for r in live]
-
-    def _load_cluster(self, cid: int, position: int | None = None) -> None:
-        row = self.library.cluster_row(cid)
-        if row is None:
-            return
-        reps = self._clusters[cid].representatives if cid in self._clusters else []
-        self._clusters[cid] = Cluster(row[0], row[1], row[2], bool(row[3]), 0, list(reps))
-        self._members.setdefault(cid, set())
-        if cid not in self._order:
-            self._order.insert(len(self._order) if position is None else position, cid)
-        # photos whose assignment points here come back from Unsorted
-        for p in [p for p in self._members[None] if self._assign.get(p) == cid]:
-            self._members[None].discard(p)
-            self._members[cid].add(p)
-
-    def _drop_cluster(self, cid: int) -> None:
-        self._clusters.pop(cid, None)
-        if cid in self._order:
-            self._order.remove(cid)
-        for p in self._members.pop(cid, set()):
-            self._assign[p] = None
-            self._members[None].add(p)
-
-    def _cluster_snapshot(self, cid: int) -> tuple[tuple, list[int], int]:
-        """What dissolving or merging away CID loses: its row, mosaic and list position."""
-        return self.library.cluster_row(cid), list(self._clusters[cid].representatives), self._order.index(cid)
-
-    def _restore_cluster(self, snap: tuple[tuple, list[int], int]) -> None:
-        row, reps, pos = snap
-        with self.library.transaction():
-            self.library.restore_cluster_row(row)
-            self.library.set_representatives(row[0], [p for p in reps if p in self._relpaths])
-        self._clusters[row[0]] = Cluster(row[0], row[1], row[2], bool(row[3]), 0, list(reps))
-        self._load_cluster(row[0], pos)
-
-    def _changed(self, cluster_ids: Iterable[int | None], photo_ids: Iterable[int] = (),
-                 structure: bool = False) -> None:
-        photo_ids = list(photo_ids)
-        if photo_ids:
-            self._emit("assignments_changed", photo_ids=photo_ids)
-        self._emit("clusters_changed", ids=[c for c in set(cluster_ids) if c is not None], structure=structure)
 
     # -- edits ---------------------------------------------------------------------------
     def rename(self, cluster_id: int, name: str) -> None:
         """Give a cluster the user's name; an empty name goes back to the suggestion."""
-        old = self.library.cluster_row(cluster_id)
-        if old is None:
+        c = self._clusters.get(cluster_id)
+        if c is None:
             raise KeyError(cluster_id)
         name = name.strip()
-        if name == (old[1] if old[3] else ""):
+        if name == (c.name if c.user_named else ""):
             return
-
-        def redo():
+        shown = name or c.suggested_name or f"Cluster {cluster_id}"
+        with self._edit(f"Rename cluster to \u201c{shown}\u201d") as rec:
+            rec.touch("clusters", [cluster_id])
             self.library.rename_cluster(cluster_id, name)
-            self._load_cluster(cluster_id)
-            self._changed([cluster_id])
-
-        def undo():
-            self.library.restore_cluster_row(old)
-            self._load_cluster(cluster_id)
-            self._changed([cluster_id])
-
-        shown = name or old[2] or f"Cluster {cluster_id}"
-        self._record(f"Rename cluster to \u201c{shown}\u201d", redo, undo)
 
     def move(self, photo_ids: Iterable[int], cluster_id: int | None) -> int:
         """Put photos into a cluster (None: Unsorted) by hand; returns how many moved."""
@@ -320,55 +218,24 @@ class Session:
                and self.cluster_of(int(p)) != cluster_id]
         if not ids:
             return 0
-        before = self.library.assignment_rows(ids)
-        sources = {self.cluster_of(p) for p in ids}
-
-        def redo():
-            self.library.assign(ids, cluster_id, manual=True)
-            self._set_assignments(ids, cluster_id)
-            self._changed(sources | {cluster_id}, ids)
-
-        def undo():
-            self._restore_rows(before)
-            self._changed(sources | {cluster_id}, ids)
-
         target = self._clusters[cluster_id].display_name if cluster_id is not None else "Unsorted"
         noun = "photo" if len(ids) == 1 else "photos"
-        self._record(f"Move {len(ids)} {noun} to \u201c{target}\u201d", redo, undo)
+        with self._edit(f"Move {len(ids)} {noun} to \u201c{target}\u201d") as rec:
+            rec.touch("assignments", ids)
+            self.library.assign(ids, cluster_id, manual=True)
         return len(ids)
 
     def new_cluster(self, photo_ids: Iterable[int], name: str = "") -> int:
         """A new cluster holding PHOTO_IDS (placed by hand); returns its id."""
         ids = [int(p) for p in dict.fromkeys(photo_ids) if int(p) in self._relpaths]
-        before = self.library.assignment_rows(ids)
-        sources = {self.cluster_of(p) for p in ids}
-        with self._editing(), self.library.transaction():
+        with self._edit("New cluster") as rec:
+            rec.touch("assignments", ids)
             cid = self.library.create_cluster(name.strip(), suggested_name=self._fresh_name())
-            row = self.library.cluster_row(cid)
+            rec.created("clusters", [cid])
+            rec.created("representatives", [cid])
             self.library.assign(ids, cid, manual=True)
             self.library.set_representatives(cid, ids[:MOSAIC_SIZE])
-        state = {"first": True}
-
-        def redo():
-            if not state.pop("first", False):
-                with self.library.transaction():
-                    self.library.restore_cluster_row(row)
-                    self.library.assign(ids, cid, manual=True)
-                    self.library.set_representatives(cid, ids[:MOSAIC_SIZE])
-            self._clusters[cid] = Cluster(row[0], row[1], row[2], bool(row[3]), 0, ids[:MOSAIC_SIZE])
-            self._load_cluster(cid)
-            self._set_assignments(ids, cid)
-            self._changed(sources | {cid}, ids, structure=True)
-            return cid
-
-        def undo():
-            with self.library.transaction():
-                self._restore_rows(before)
-                self.library.delete_cluster(cid)
-            self._drop_cluster(cid)
-            self._changed(sources, ids, structure=True)
-
-        return self._record("New cluster", redo, undo)
+        return cid
 
     def _fresh_name(self) -> str:
         names = {c.display_name for c in self._clusters.values()}
@@ -385,98 +252,47 @@ class Session:
             raise KeyError(target)
         if not srcs:
             return
-        snaps = [self._cluster_snapshot(s) for s in srcs]
         ids = [p for s in srcs for p in self.members(s)]
-        before = self.library.assignment_rows(ids)
-
-        def redo():
-            with self.library.transaction():
-                self.library.assign(ids, target, manual=True)
-                for s in srcs:
-                    self.library.delete_cluster(s)
-            self._set_assignments(ids, target)
-            for s in srcs:
-                self._drop_cluster(s)
-            self._changed([target], ids, structure=True)
-
-        def undo():
-            with self.library.transaction():
-                for snap in sorted(snaps, key=lambda s: s[2]):
-                    self._restore_cluster(snap)
-                self._restore_rows(before)
-            self._changed([target, *srcs], ids, structure=True)
-
         names = ", ".join(self._clusters[s].display_name for s in srcs)
-        self._record(f"Merge \u201c{names}\u201d into \u201c{self._clusters[target].display_name}\u201d", redo, undo)
+        with self._edit(f"Merge \u201c{names}\u201d into \u201c{self._clusters[target].display_name}\u201d") as rec:
+            rec.touch("assignments", ids)
+            rec.touch("clusters", srcs)
+            rec.touch("representatives", srcs)
+            self.library.assign(ids, target, manual=True)
+            for s in srcs:
+                self.library.delete_cluster(s)
 
     def dissolve(self, cluster_id: int) -> None:
         """Remove a cluster; its photos go to Unsorted."""
         if cluster_id not in self._clusters:
             raise KeyError(cluster_id)
-        snap = self._cluster_snapshot(cluster_id)
-        ids = self.members(cluster_id)
-        before = self.library.assignment_rows(ids)
-        name = self._clusters[cluster_id].display_name
-
-        def redo():
+        with self._edit(f"Dissolve \u201c{self._clusters[cluster_id].display_name}\u201d") as rec:
+            rec.touch("assignments", self.members(cluster_id))
+            rec.touch("clusters", [cluster_id])
+            rec.touch("representatives", [cluster_id])
             self.library.delete_cluster(cluster_id)
-            self._drop_cluster(cluster_id)
-            self._changed([], ids, structure=True)
-
-        def undo():
-            with self.library.transaction():
-                self._restore_cluster(snap)
-                self._restore_rows(before)
-            self._changed([cluster_id], ids, structure=True)
-
-        self._record(f"Dissolve \u201c{name}\u201d", redo, undo)
 
     # -- whole-library changes -----------------------------------------------------------
-    def _snapshot(self) -> dict:
-        snap = self.library.clustering_snapshot()
-        snap["layout"] = self.library.layout()
-        snap["order"] = list(self._order)
-        return snap
-
-    def _restore_snapshot(self, snap: dict) -> None:
-        with self.library.transaction():
-            self.library.restore_clustering_snapshot(snap)
-            ids, xy = snap["layout"]
-            live = np.isin(ids, np.fromiter(self._relpaths, np.int64, len(self._relpaths)))
-            self.library.set_layout(ids[live], xy[live])
-        state = read_state(self.library)
-        self._set_state(replace(state, order=[c for c in snap["order"] if c in state.clusters]
-                                + [c for c in state.order if c not in snap["order"]]))
-        self._emit("reset")
-
-    def _apply_whole(self, text: str, apply: Callable[[], Any], undoable: bool) -> Any:
-        """Run a library-wide change (apply_clustering, apply_split) with snapshot undo."""
-        before = self._snapshot() if undoable else None
+    def _apply_whole(self, apply: Callable[[], object]) -> object:
         with self._editing():
             result = apply()
-            state = read_state(self.library)
-            keep = [c for c in self._order if c in state.clusters]
-            self._set_state(replace(state, order=keep + [c for c in state.order if c not in keep]))
+        self.set_state(self.merge_order(read_state(self.library)))
+        self._read_history()
         self._emit("reset")
-        if undoable:
-            after = self._snapshot()
-            self._undo.append(Command(text, lambda: self._restore_snapshot(after),
-                                      lambda: self._restore_snapshot(before)))
-            self._redo.clear()
-            self._emit("history_changed")
+        self._emit("history_changed")
         return result
 
     def recluster(self, plan, *, undoable: bool = True, text: str = "Re-cluster"):
         """Apply a ClusteringPlan computed in a worker; keeps names and hand-placed photos."""
         from photoclust_app.core.clustering.plan import apply_clustering
 
-        return self._apply_whole(text, lambda: apply_clustering(self.library, plan), undoable)
+        return self._apply_whole(lambda: apply_clustering(self.library, plan, text=text if undoable else None))
 
     def split(self, plan) -> list[int]:
-        """Apply a split plan (organize.compute_split); returns the ids of the parts."""
+        """Apply a split plan (clustering.plan.compute_split); returns the ids of the parts."""
         from photoclust_app.core.clustering.plan import apply_split
 
         name = ""
         if plan.scope in self._clusters:
             name = f" \u201c{self._clusters[plan.scope].display_name}\u201d"
-        return self._apply_whole(f"Split{name}", lambda: apply_split(self.library, plan), True)
+        return self._apply_whole(lambda: apply_split(self.library, plan, text=f"Split{name}"))

@@ -1,18 +1,20 @@
 """SQLite schema of a photo library and its migrations (PRAGMA user_version).
 
 Paths are stored as BLOBs of os.fsencode(relpath) so file names with invalid UTF-8
-bytes survive the round trip; everything else is plain SQL types.
+bytes survive the round trip; everything else is plain SQL types. Photo and cluster ids
+are AUTOINCREMENT (schema 2): an id is never handed out twice, so an undo entry or a
+constraint that names photo 7 can never reach a different photo that later took its id.
 """
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+from photoclust_app.core.errors import LibraryError
 
-_V1 = """
-CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE photos(
-    id INTEGER PRIMARY KEY,
+SCHEMA_VERSION = 2
+
+_PHOTOS = """CREATE TABLE {name}(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     relpath BLOB NOT NULL UNIQUE,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
@@ -23,7 +25,18 @@ CREATE TABLE photos(
     taken_at TEXT,
     camera TEXT,
     added_at REAL NOT NULL
-);
+);"""
+_CLUSTERS = """CREATE TABLE {name}(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL DEFAULT '',
+    suggested_name TEXT NOT NULL DEFAULT '',
+    user_named INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);"""
+
+_V1 = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+""" + _PHOTOS.format(name="photos").replace(" AUTOINCREMENT", "") + """
 CREATE INDEX photos_quick_hash ON photos(quick_hash);
 CREATE TABLE embeddings(
     photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
@@ -41,13 +54,7 @@ CREATE TABLE skipped(
     mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
-CREATE TABLE clusters(
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL DEFAULT '',
-    suggested_name TEXT NOT NULL DEFAULT '',
-    user_named INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
-);
+""" + _CLUSTERS.format(name="clusters").replace(" AUTOINCREMENT", "") + """
 CREATE TABLE assignments(
     photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
     cluster_id INTEGER REFERENCES clusters(id) ON DELETE SET NULL,
@@ -76,13 +83,33 @@ CREATE TABLE clusterings(
 );
 """
 
+# Rebuild photos and clusters with AUTOINCREMENT (SQLite cannot ALTER it in); the tables that
+# reference them name them, so they follow the rename. Then the edit history.
+_V2 = (_PHOTOS.format(name="photos_v2") + """
+INSERT INTO photos_v2 SELECT id, relpath, size, mtime_ns, quick_hash, width, height, orientation, taken_at,
+    camera, added_at FROM photos;
+DROP TABLE photos;
+ALTER TABLE photos_v2 RENAME TO photos;
+CREATE INDEX photos_quick_hash ON photos(quick_hash);
+""" + _CLUSTERS.format(name="clusters_v2") + """
+INSERT INTO clusters_v2 SELECT id, name, suggested_name, user_named, created_at FROM clusters;
+DROP TABLE clusters;
+ALTER TABLE clusters_v2 RENAME TO clusters;
+CREATE TABLE history(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL,
+    diff BLOB NOT NULL
+);
+""")
+
 # Index i upgrades a library from user_version i to i + 1.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 
 
-def _newer(version: int) -> Exception:
-    from photoclust_app.core.errors import LibraryError
-
+def _newer(version: int) -> LibraryError:
     return LibraryError(
         f"This library was written by a newer photoclust (schema {version}); "
         f"this version reads schema {SCHEMA_VERSION} at most. Please upgrade photoclust."
@@ -92,8 +119,6 @@ def _newer(version: int) -> Exception:
 def check_readable(conn: sqlite3.Connection, empty_message: str) -> None:
     """A read-only open cannot migrate: refuse a library whose creation never finished (a
     writer killed before its first commit leaves schema 0, i.e. no tables) or of another schema."""
-    from photoclust_app.core.errors import LibraryError
-
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == 0:
         raise LibraryError(empty_message)
@@ -104,16 +129,28 @@ def check_readable(conn: sqlite3.Connection, empty_message: str) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema to SCHEMA_VERSION, one transaction per step."""
+    """Bring the schema to SCHEMA_VERSION, one transaction per step. Foreign keys are off
+    during a step (a table rebuild drops the referenced table) and checked before commit."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise _newer(version)
-    for step in range(version, SCHEMA_VERSION):
-        try:
-            conn.executescript(
-                "BEGIN IMMEDIATE;" + MIGRATIONS[step] + f"PRAGMA user_version = {step + 1}; COMMIT;"
-            )
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    if version < 0:
+        raise LibraryError(f"This library's schema number ({version}) is not one photoclust wrote; "
+                           "the file is damaged.")
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        for step in range(version, SCHEMA_VERSION):
+            try:
+                conn.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[step])
+                if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise LibraryError("The library's tables do not agree with each other; the file is damaged.")
+                conn.execute(f"PRAGMA user_version = {step + 1}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")

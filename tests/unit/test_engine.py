@@ -9,7 +9,7 @@ from photoclust_app.engine.engine import Engine
 
 @pytest.fixture
 def engine():
-    e = Engine()
+    e = Engine(ops="engine_test_ops")
     yield e
     e.close()
 

@@ -1,0 +1,130 @@
+"""What the views show, held in memory: the session's projection of the library.
+
+Views never query SQLite for what they paint. ``read_state`` reads everything in one read
+transaction (a consistent snapshot, safe on a reader connection in a worker thread);
+``StateCache`` keeps it current as edits, undos and redos report the rows they wrote, so
+an edit costs O(photos it touches), not O(library).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from photoclust_app.core.records import Cluster
+
+MOSAIC_SIZE = 4
+
+
+@dataclass
+class SessionState:
+    """Everything the views show, read in one go."""
+
+    relpaths: dict[int, str] = field(default_factory=dict)          # photo id -> relpath
+    assignments: dict[int, int | None] = field(default_factory=dict)  # photo id -> cluster (None: Unsorted)
+    clusters: dict[int, Cluster] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)                   # cluster ids, largest first
+    layout_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    layout_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+
+
+def read_state(lib) -> SessionState:
+    """Read what a session shows, in one snapshot. Pure reads."""
+    with lib.snapshot():
+        relpaths = lib.relpaths()
+        assigned = lib.assignments()
+        clusters = {c.id: c for c in lib.clusters()}
+        ids, xy = lib.layout()
+    assignments = {pid: assigned.get(pid) for pid in relpaths}
+    return SessionState(relpaths, assignments, clusters, list(clusters), ids, xy)
+
+
+class StateCache:
+    """The in-memory state with O(1) updates: members per cluster, display order."""
+
+    def set_state(self, st: SessionState) -> None:
+        self._relpaths = dict(st.relpaths)
+        self._assign = dict(st.assignments)
+        self._clusters = dict(st.clusters)
+        self._order = [c for c in st.order if c in self._clusters]
+        self._layout = (st.layout_ids, st.layout_xy)
+        self._positions: dict[int, int] = {}  # where a removed cluster stood, for its undo
+        self._members: dict[int | None, set[int]] = {None: set()}
+        for cid in self._clusters:
+            self._members[cid] = set()
+        for pid, cid in self._assign.items():
+            self._members.setdefault(cid if cid in self._clusters else None, set()).add(pid)
+
+    def merge_order(self, state: SessionState) -> SessionState:
+        """STATE with the current display order kept for clusters that survive."""
+        keep = [c for c in self._order if c in state.clusters]
+        return replace(state, order=keep + [c for c in state.order if c not in keep])
+
+    # -- reads ---------------------------------------------------------------------------
+    def cluster(self, cluster_id: int) -> Cluster | None:
+        c = self._clusters.get(cluster_id)
+        if c is None:
+            return None
+        members = self._members.get(cluster_id, set())
+        reps = [p for p in c.representatives if p in members][:MOSAIC_SIZE]
+        if len(reps) < MOSAIC_SIZE:  # photos moved out of the mosaic: fill it from the members
+            reps += [p for p in sorted(members) if p not in reps][:MOSAIC_SIZE - len(reps)]
+        return replace(c, size=len(members), representatives=reps)
+
+    def cluster_of(self, photo_id: int) -> int | None:
+        cid = self._assign.get(photo_id)
+        return cid if cid in self._clusters else None
+
+    # -- updates -------------------------------------------------------------------------
+    def place(self, pid: int, cid: int | None) -> None:
+        if pid not in self._relpaths:
+            return
+        old = self._assign.get(pid)
+        self._members.get(old if old in self._clusters else None, set()).discard(pid)
+        self._assign[pid] = cid
+        self._members.setdefault(cid if cid in self._clusters else None, set()).add(pid)
+
+    def absorb(self, rows: dict[str, dict]) -> tuple[set, list[int], bool]:
+        """Bring the cache in line with rows the library now holds (an edit's "after", or
+        what an undo/redo wrote; a changed layout is for a full reload). Returns (clusters changed, photos moved, structure changed)."""
+        changed: set = set()
+        structure = False
+        for cid, row in sorted(rows.get("clusters", {}).items()):
+            changed.add(cid)
+            if row is None:
+                structure |= self._drop(cid)
+                continue
+            known = self._clusters.get(cid)
+            reps = known.representatives if known else []
+            self._clusters[cid] = Cluster(row[0], row[1], row[2], bool(row[3]), 0, list(reps))
+            if known is None:
+                structure = True
+                self._members.setdefault(cid, set())
+                pos = self._positions.pop(cid, len(self._order))
+                self._order.insert(min(pos, len(self._order)), cid)
+        for cid, pids in rows.get("representatives", {}).items():
+            if cid in self._clusters:
+                self._clusters[cid] = replace(self._clusters[cid], representatives=list(pids or []))
+                changed.add(cid)
+        moved = []
+        for pid, row in rows.get("assignments", {}).items():
+            if pid not in self._relpaths:
+                continue
+            old, new = self.cluster_of(pid), (row[1] if row else None)
+            self.place(pid, new)
+            changed |= {old, new}
+            moved.append(pid)
+        changed.discard(None)
+        return changed, moved, structure
+
+    def _drop(self, cid: int) -> bool:
+        if cid not in self._clusters:
+            return False
+        self._clusters.pop(cid)
+        if cid in self._order:
+            self._positions[cid] = self._order.index(cid)
+            self._order.remove(cid)
+        for p in self._members.pop(cid, set()):
+            self._assign[p] = None
+            self._members[None].add(p)
+        return True

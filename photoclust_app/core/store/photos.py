@@ -1,0 +1,165 @@
+"""Photos, their embeddings, thumbnails and skip reasons: what the index writes."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from photoclust_app.core.errors import LibraryError
+from photoclust_app.core.records import Photo, PhotoMeta, PhotoRecord, Skip
+
+
+def enc(relpath: str) -> bytes:
+    return os.fsencode(relpath)
+
+
+def dec(blob) -> str:
+    if isinstance(blob, str):  # a hand-edited library may hold TEXT where BLOBs belong
+        return blob
+    return os.fsdecode(bytes(blob))
+
+
+@dataclass(frozen=True)
+class IndexedPhoto:
+    """Everything one decode + embed produces for a photo, stored in one go."""
+
+    record: PhotoRecord
+    quick_hash: str
+    meta: PhotoMeta
+    thumbnail: bytes
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class FileState:
+    photo_id: int
+    size: int
+    mtime_ns: int
+    quick_hash: str
+
+
+_PHOTO_COLS = "id, relpath, size, mtime_ns, width, height, taken_at"
+
+
+class PhotoStore:
+    """Mixin of Library: photo rows and what hangs off them."""
+
+    def file_states(self) -> dict[str, FileState]:
+        rows = self._q("SELECT relpath, id, size, mtime_ns, quick_hash FROM photos")
+        return {dec(r[0]): FileState(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def skipped_states(self) -> dict[str, tuple[int, int, str]]:
+        rows = self._q("SELECT relpath, size, mtime_ns, reason FROM skipped")
+        return {dec(r[0]): (r[1], r[2], r[3]) for r in rows}
+
+    def add_photos(self, items: Iterable[IndexedPhoto], model: str) -> list[int]:
+        """Insert or refresh photos with their embedding and thumbnail, in one transaction.
+        A photo already known by path keeps its id (and so its cluster and edits)."""
+        ids = []
+        now = time.time()
+        with self.transaction() as c:
+            for it in items:
+                r, m = it.record, it.meta
+                key = enc(r.relpath)
+                pid = c.execute(
+                    "INSERT INTO photos(relpath, size, mtime_ns, quick_hash, width, height, orientation,"
+                    " taken_at, camera, added_at) VALUES(?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(relpath) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
+                    " quick_hash=excluded.quick_hash, width=excluded.width, height=excluded.height,"
+                    " orientation=excluded.orientation, taken_at=excluded.taken_at, camera=excluded.camera"
+                    " RETURNING id",
+                    (key, r.size, r.mtime_ns, it.quick_hash, m.width, m.height, m.orientation,
+                     m.taken_at, m.camera, now),
+                ).fetchone()[0]
+                vec = np.ascontiguousarray(it.vector, dtype=np.float16)
+                c.execute("INSERT OR REPLACE INTO embeddings(photo_id, model, vector) VALUES(?,?,?)",
+                          (pid, model, vec.tobytes()))
+                c.execute("INSERT OR REPLACE INTO thumbnails(photo_id, jpeg) VALUES(?,?)", (pid, it.thumbnail))
+                c.execute("DELETE FROM skipped WHERE relpath=?", (key,))
+                ids.append(pid)
+        return ids
+
+    def move_photo(self, photo_id: int, record: PhotoRecord) -> None:
+        """A renamed/moved file: same content, new path; keeps embedding and edits."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM skipped WHERE relpath=?", (enc(record.relpath),))
+            c.execute("UPDATE photos SET relpath=?, size=?, mtime_ns=? WHERE id=?",
+                      (enc(record.relpath), record.size, record.mtime_ns, photo_id))
+
+    def remove_photos(self, photo_ids: Iterable[int]) -> None:
+        with self.transaction() as c:
+            c.executemany("DELETE FROM photos WHERE id=?", [(int(p),) for p in photo_ids])
+
+    def record_skips(self, skips: Iterable[tuple[PhotoRecord, str]]) -> None:
+        with self.transaction() as c:
+            for rec, reason in skips:
+                key = enc(rec.relpath)
+                c.execute("DELETE FROM photos WHERE relpath=?", (key,))
+                c.execute("INSERT OR REPLACE INTO skipped(relpath, size, mtime_ns, reason) VALUES(?,?,?,?)",
+                          (key, rec.size, rec.mtime_ns, reason))
+
+    def forget_skips(self, relpaths: Iterable[str]) -> None:
+        with self.transaction() as c:
+            c.executemany("DELETE FROM skipped WHERE relpath=?", [(enc(p),) for p in relpaths])
+
+    def skipped(self) -> list[Skip]:
+        rows = self._q("SELECT relpath, reason FROM skipped ORDER BY relpath")
+        return [Skip(dec(r[0]), str(r[1])) for r in rows]
+
+    def photos(self) -> list[Photo]:
+        return [_photo(r) for r in self._q(f"SELECT {_PHOTO_COLS} FROM photos ORDER BY id")]
+
+    def photo(self, photo_id: int) -> Photo | None:
+        r = self._q(f"SELECT {_PHOTO_COLS} FROM photos WHERE id=?", (photo_id,)).fetchone()
+        return _photo(r) if r else None
+
+    def relpaths(self) -> dict[int, str]:
+        """photo id -> relpath, for every photo."""
+        return {r[0]: dec(r[1]) for r in self._q("SELECT id, relpath FROM photos")}
+
+    def photo_path(self, photo_id: int) -> Path:
+        p = self.photo(photo_id)
+        if p is None:
+            raise LibraryError(f"Photo {photo_id} is not in the library.")
+        return self.folder / p.relpath
+
+    def count_photos(self) -> int:
+        return self._q("SELECT COUNT(*) FROM photos").fetchone()[0]
+
+    def count_embedded(self, model: str | None = None) -> int:
+        model = model or self.model
+        return self._q("SELECT COUNT(*) FROM embeddings WHERE model=?", (model,)).fetchone()[0]
+
+    def photos_missing_embedding(self, model: str) -> list[int]:
+        rows = self._q("SELECT id FROM photos WHERE id NOT IN (SELECT photo_id FROM embeddings WHERE model=?)",
+                       (model,))
+        return [r[0] for r in rows]
+
+    def has_unclustered(self, model: str | None = None) -> bool:
+        """True when some photo embedded with MODEL has never been clustered."""
+        return self._q(
+            "SELECT 1 FROM embeddings e WHERE e.model=? AND NOT EXISTS"
+            " (SELECT 1 FROM assignments a WHERE a.photo_id=e.photo_id) LIMIT 1",
+            (model or self.model,)).fetchone() is not None
+
+    def embedding_matrix(self, model: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, float32 vectors) for every photo embedded with MODEL, ordered by id."""
+        model = model or self.model
+        rows = self._q("SELECT photo_id, vector FROM embeddings WHERE model=? ORDER BY photo_id", (model,)).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.stack([np.frombuffer(r[1], dtype=np.float16) for r in rows]).astype(np.float32)
+        return ids, vecs
+
+    def thumbnail(self, photo_id: int) -> bytes | None:
+        row = self._q("SELECT jpeg FROM thumbnails WHERE photo_id=?", (photo_id,)).fetchone()
+        return bytes(row[0]) if row and isinstance(row[0], (bytes, memoryview)) else None
+
+
+def _photo(r) -> Photo:
+    return Photo(r[0], dec(r[1]), r[2], r[3], r[4], r[5], r[6])
