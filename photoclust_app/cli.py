@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
 from photoclust_app import __version__, cli_edits
 from photoclust_app.core.display import printable_path
 
-SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "bench", "screenshot",
+SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
                "rename", "move", "merge", "undo", "redo")
 
 
@@ -58,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", default="copy", choices=["copy", "move", "symlink", "hardlink"])
     s.add_argument("--dry-run", action="store_true", help="show what would be done; touch nothing")
     s.add_argument("--include-unsorted", action="store_true")
+
+    s = sub.add_parser("repair", help="move a damaged library aside (kept) so the next index starts afresh")
+    s.add_argument("folder")
+
+    s = sub.add_parser("forget-missing", help="forget photos the last index did not find (and their edits)")
+    s.add_argument("folder")
 
     s = sub.add_parser("undo-export", help="reverse an export from its manifest")
     s.add_argument("manifest")
@@ -117,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     except PhotoclustError as err:
         print(f"photoclust: {err}", file=sys.stderr)
         return 1
+    except sqlite3.Error as err:  # the library file itself is broken, full or read-only
+        from photoclust_app.core.store.damage import folder_library_error
+
+        print(f"photoclust: {folder_library_error(err, getattr(args, 'folder', None))}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `photoclust info X | head`
         sys.stderr.close()
         return 0
@@ -146,8 +158,12 @@ def cmd_index(args) -> int:
     if report.notice:
         print(report.notice, file=sys.stderr)
     print(f"{report.found} photos found: {report.new} new, {report.changed} changed, {report.moved} moved, "
-          f"{report.removed} removed, {report.unchanged} unchanged; {report.embedded} embedded with "
+          f"{report.missing} missing, {report.unchanged} unchanged; {report.embedded} embedded with "
           f"{report.model} in {report.seconds:.1f} s.")
+    if report.missing:
+        print(f"{report.missing} known photo{'s are' if report.missing != 1 else ' is'} missing from the folder "
+              "and kept with their clusters and names; if they are gone for good, "
+              "`photoclust forget-missing FOLDER` forgets them.")
     if report.skipped:
         print(f"{len(report.skipped)} skipped:")
         for s in report.skipped:
@@ -198,6 +214,7 @@ def info_dict(lib) -> dict:
         "clusters": [{"id": c.id, "name": c.display_name, "size": c.size, "user_named": c.user_named}
                      for c in clusters],
         "unsorted": lib.count_unsorted(),
+        "missing": sorted(printable_path(r) for r in lib.missing().values()),
         "last_clustering": last,
     }
 
@@ -215,6 +232,11 @@ def cmd_info(args) -> int:
     print(f"Photos:  {info['photos']} found, {info['indexed']} indexed, {len(info['skipped'])} skipped")
     for s in info["skipped"]:
         print(f"  skipped {s['path']}: {s['reason']}")
+    if info["missing"]:
+        print(f"Missing: {len(info['missing'])} known photos were not seen by the last index "
+              "(kept with their edits; `photoclust forget-missing FOLDER` forgets them)")
+        for m in info["missing"][:20]:
+            print(f"  missing {m}")
     print(f"Clusters: {len(info['clusters'])}, unsorted: {info['unsorted']}")
     for c in info["clusters"]:
         print(f"  #{c['id']:<4} {c['size']:>6}  {c['name']}")
@@ -245,6 +267,32 @@ def cmd_export(args) -> int:
     manifest = run_export(plan, progress=bar)
     bar.finish()
     print(manifest)
+    return 0
+
+
+def cmd_repair(args) -> int:
+    from photoclust_app.core.store.damage import move_aside
+    from photoclust_app.core.store.location import library_path_for
+
+    from photoclust_app.core.store.connection import hold_writer_lock
+
+    path = library_path_for(Path(args.folder).expanduser())
+    if not path.exists():
+        print(f"There is no library to repair at {path}.")
+        return 1
+    with hold_writer_lock(path):  # not while a window or an index uses it
+        kept = move_aside(path)
+    print(f"Moved the library aside to {kept} (kept, not deleted). "
+          f"Run `photoclust index {args.folder}` to build a new one.")
+    return 0
+
+
+def cmd_forget_missing(args) -> int:
+    from photoclust_app.core.store.library import Library
+
+    with Library.open(args.folder) as lib:
+        n = lib.forget_missing()
+    print(f"Forgot {n} missing photo{'s' if n != 1 else ''}." if n else "No photo is missing.")
     return 0
 
 
@@ -301,5 +349,5 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
-            "undo-export": cmd_undo_export, "bench": cmd_bench, "screenshot": cmd_screenshot,
+            "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cmd_bench, "screenshot": cmd_screenshot,
             **cli_edits.COMMANDS}

@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sqlite3
 import threading
 import time
 import traceback
@@ -67,6 +68,10 @@ def _child_main(conn, cancel_event, ops_module: str) -> None:
             result = handlers[op](progress, cancel_event.is_set, *args, **kwargs)
         except BaseException as err:  # everything goes back to the caller as an exception
             log.debug("engine %s failed:\n%s", op, traceback.format_exc())
+            if isinstance(err, sqlite3.Error):  # a sentence for the window, not a raw SQLite error
+                from photoclust_app.core.store.damage import folder_library_error
+
+                err = folder_library_error(err, args[0] if args and isinstance(args[0], str) else None)
             try:
                 conn.send(("error", err))
             except Exception:  # an exception that does not pickle

@@ -57,7 +57,7 @@ def ids(folder):
 def test_first_run_embeds_everything(photo_folder, photo_labels):
     stages = []
     r = index_folder(photo_folder, progress=lambda d, t, s: stages.append(s), **FAST)
-    assert (r.found, r.new, r.embedded, r.unchanged, r.removed, r.skipped) == (30, 30, 30, 0, 0, [])
+    assert (r.found, r.new, r.embedded, r.unchanged, r.missing, r.skipped) == (30, 30, 30, 0, 0, [])
     assert r.model == "tiny-test" and r.notice is None and r.seconds > 0
     assert {"scan", "index"} <= set(stages)
     with Library.open(photo_folder, readonly=True) as lib:
@@ -94,7 +94,7 @@ def test_moved_file_keeps_id_and_embedding_without_decoding(photo_folder, decode
     decodes.clear()
     stages = []
     r = index_folder(photo_folder, progress=lambda d, t, s: stages.append(s), **FAST)
-    assert (r.moved, r.new, r.removed, r.embedded) == (1, 0, 0, 0)
+    assert (r.moved, r.new, r.missing, r.embedded) == (1, 0, 0, 0)
     assert decodes == [] and len(hashes) == 1 and "hash" in stages
     after = ids(photo_folder)
     assert "red_03.jpg" not in after and after["album/renamed.jpg"] == before_ids["red_03.jpg"]
@@ -113,11 +113,25 @@ def test_changed_file_is_re_embedded_under_the_same_id(photo_folder, make_photo,
     assert not np.allclose(vectors(photo_folder)["red_01.jpg"], before_vecs["red_01.jpg"])
 
 
-def test_removed_file_leaves_the_library(photo_folder):
+def test_a_vanished_file_is_missing_not_deleted_until_the_user_forgets_it(photo_folder):
     index_folder(photo_folder, **FAST)
-    (photo_folder / "blue_02.jpg").unlink()
+    gone = photo_folder / "blue_02.jpg"
+    data = gone.read_bytes()
+    stat = gone.stat()
+    gone.unlink()
     r = index_folder(photo_folder, **FAST)
-    assert (r.removed, r.found) == (1, 29)
+    assert (r.missing, r.found) == (1, 29)
+    assert "blue_02.jpg" in ids(photo_folder) and len(vectors(photo_folder)) == 30
+    with Library.open(photo_folder, readonly=True) as lib:
+        assert list(lib.missing().values()) == ["blue_02.jpg"]
+    gone.write_bytes(data)                      # the drive is back
+    os.utime(gone, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    r = index_folder(photo_folder, **FAST)
+    assert (r.missing, r.unchanged, r.embedded) == (0, 30, 0)
+    gone.unlink()
+    index_folder(photo_folder, **FAST)
+    with Library.open(photo_folder) as lib:
+        assert lib.forget_missing() == 1 and lib.missing() == {}
     assert "blue_02.jpg" not in ids(photo_folder) and len(vectors(photo_folder)) == 29
 
 

@@ -1,7 +1,7 @@
 """Scanning: what counts as a photo, what is passed over and why; never loops or escapes."""
 import os
 
-from photoclust_app.core.ingest.scan import EXPORT_MARKER, scan_folder
+from photoclust_app.core.ingest.scan import EXPORT_MARKER, EXPORT_SKIP_REASON, scan_folder
 
 
 def _touch(path, data=b"x"):
@@ -26,8 +26,42 @@ def test_ignores_hidden_library_and_export_folders(tmp_path):
     _touch(tmp_path / "sorted" / EXPORT_MARKER, b"")
     _touch(tmp_path / "sorted" / "Dogs" / "d.jpg")
     _touch(tmp_path / "keep.jpg")
-    records, _ = scan_folder(tmp_path)
+    records, skips = scan_folder(tmp_path)
     assert [r.relpath for r in records] == ["keep.jpg"]
+    # the export is passed over with a reason the user sees, not silently (0.1)
+    assert [(s.relpath, s.reason) for s in skips] == [("sorted/", EXPORT_SKIP_REASON)]
+
+
+def test_an_entry_that_cannot_be_statted_is_listed(tmp_path, monkeypatch):
+    """0.1 dropped a directory entry whose stat failed (a path over PATH_MAX) without a word."""
+    _touch(tmp_path / "ok.jpg")
+    (tmp_path / "deep").mkdir()
+    real_scandir = os.scandir
+
+    class Entry:
+        def __init__(self, e):
+            self._e, self.name, self.path = e, e.name, e.path
+
+        def stat(self, follow_symlinks=True):
+            if self.name == "deep":
+                raise OSError(36, "File name too long")
+            return self._e.stat(follow_symlinks=follow_symlinks)
+
+    class Scandir:
+        def __init__(self, path):
+            self._it = real_scandir(path)
+
+        def __enter__(self):
+            return (Entry(e) for e in self._it)
+
+        def __exit__(self, *a):
+            self._it.close()
+
+    monkeypatch.setattr(os, "scandir", Scandir)
+    records, skips = scan_folder(tmp_path)
+    monkeypatch.undo()
+    assert [r.relpath for r in records] == ["ok.jpg"]
+    assert [(s.relpath, s.reason) for s in skips] == [("deep", "cannot be read (File name too long)")]
 
 
 def test_symlinks_are_listed_not_followed(tmp_path):

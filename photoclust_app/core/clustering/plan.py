@@ -4,6 +4,7 @@ Computing (UMAP, HDBSCAN, layout, names) is separate from applying, so a GUI can
 in a worker and apply in one short transaction; a kill mid-way leaves the previous
 clustering intact. Applying matches old clusters to new ones by member overlap: a matched
 cluster keeps its id and the user's name, and photos placed by hand stay where they are.
+A cluster the user named is never removed by a re-clustering: unmatched, it keeps its photos.
 """
 from __future__ import annotations
 
@@ -199,6 +200,13 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
             if lab >= 0 and pid not in manual:
                 new.setdefault(lab, set()).add(pid)
         matched = _match(old, new)
+        # A cluster the user named never vanishes: when no new group matches it, it keeps the
+        # photos it holds (as hand-placed photos keep theirs) and the new groups do without them.
+        named = {c.id for c in lib.clusters() if c.user_named}
+        stay = set().union(*(old[cid] for cid in named - set(matched.values())))
+        if stay:
+            new = {lab: g - stay for lab, g in new.items() if g - stay}
+            manual = manual | stay
         label_to_cid: dict[int, int] = {}
         for lab in sorted(new, key=lambda k: -len(new[k])):
             suggested = plan.names.get(lab, "")
@@ -210,7 +218,7 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
         kept = set(label_to_cid.values())
         holds_manual = {cid for pid, cid in lib.assignments().items() if pid in manual and cid is not None}
         for cid in old:
-            if cid not in kept and cid not in holds_manual:
+            if cid not in kept and cid not in holds_manual and cid not in named:
                 lib.delete_cluster(cid)
         lib.assign_many((pid, label_to_cid.get(lab), p, False)
                         for pid, lab, p in zip(plan.photo_ids.tolist(), plan.labels.tolist(),

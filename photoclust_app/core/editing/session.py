@@ -113,14 +113,17 @@ class Session(StateCache):
     def export_groups(self, include_unsorted: bool = False,
                       unsorted_name: str = "Unsorted") -> list[tuple[str, list[Path]]]:
         """(folder name, member paths) per non-empty cluster in display order, read live from
-        the session: what an export of the library as it is now needs."""
+        the session: what an export of the library as it is now needs. Missing photos are
+        left out (there is nothing to copy)."""
         folder = self.library.folder
-        groups = [(c.display_name, [folder / self._relpaths[p] for p in self.members(c.id)])
-                  for c in self.clusters() if c.size]
-        unsorted = self.members(None)
-        if include_unsorted and unsorted:
-            groups.append((unsorted_name, [folder / self._relpaths[p] for p in unsorted]))
-        return groups
+
+        def paths(cid):
+            return [folder / self._relpaths[p] for p in self.members(cid) if p not in self._missing]
+
+        groups = [(c.display_name, paths(c.id)) for c in self.clusters() if c.size]
+        if include_unsorted:
+            groups.append((unsorted_name, paths(None)))
+        return [(name, members) for name, members in groups if members]
 
     # -- history -------------------------------------------------------------------------
     def _read_history(self) -> None:

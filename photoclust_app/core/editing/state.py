@@ -26,6 +26,7 @@ class SessionState:
     order: list[int] = field(default_factory=list)                   # cluster ids, largest first
     layout_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     layout_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    missing: set[int] = field(default_factory=set)                   # photos the last scan did not see
 
 
 def read_state(lib) -> SessionState:
@@ -35,8 +36,9 @@ def read_state(lib) -> SessionState:
         assigned = lib.assignments()
         clusters = {c.id: c for c in lib.clusters()}
         ids, xy = lib.layout()
+        missing = set(lib.missing())
     assignments = {pid: assigned.get(pid) for pid in relpaths}
-    return SessionState(relpaths, assignments, clusters, list(clusters), ids, xy)
+    return SessionState(relpaths, assignments, clusters, list(clusters), ids, xy, missing)
 
 
 class StateCache:
@@ -48,6 +50,7 @@ class StateCache:
         self._clusters = dict(st.clusters)
         self._order = [c for c in st.order if c in self._clusters]
         self._layout = (st.layout_ids, st.layout_xy)
+        self._missing = set(st.missing)
         self._positions: dict[int, int] = {}  # where a removed cluster stood, for its undo
         self._members: dict[int | None, set[int]] = {None: set()}
         for cid in self._clusters:
@@ -70,6 +73,13 @@ class StateCache:
         if len(reps) < MOSAIC_SIZE:  # photos moved out of the mosaic: fill it from the members
             reps += [p for p in sorted(members) if p not in reps][:MOSAIC_SIZE - len(reps)]
         return replace(c, size=len(members), representatives=reps)
+
+    def is_missing(self, photo_id: int) -> bool:
+        """The last scan did not see this photo (it keeps its cluster and name)."""
+        return photo_id in self._missing
+
+    def missing_count(self) -> int:
+        return len(self._missing)
 
     def cluster_of(self, photo_id: int) -> int | None:
         cid = self._assign.get(photo_id)

@@ -35,7 +35,8 @@ class IndexReport:
     new: int = 0
     changed: int = 0
     moved: int = 0
-    removed: int = 0
+    missing: int = 0        # known photos this scan did not see (kept, with their edits)
+    newly_missing: int = 0
     unchanged: int = 0
     embedded: int = 0
     skipped: list[Skip] = field(default_factory=list)  # everything currently skipped
@@ -158,9 +159,16 @@ def _index(lib: Library, folder: Path, model: str, device: str, batch_size: int,
 
     moves, hashes = _detect_moves(d, folder, progress, cancel, lib)
     report.moved, report.new = len(moves), len(d.new)
+    # Not seen is not deleted: an unplugged drive, a share that dropped, a folder unreadable
+    # for one run or a move export keep their photos' rows and edits; the user forgets them.
+    already_missing = set(lib.missing())
     if d.vanished:
-        lib.remove_photos(st.photo_id for st in d.vanished.values())
-        report.removed = len(d.vanished)
+        lib.mark_missing(st.photo_id for st in d.vanished.values())
+        report.missing = len(d.vanished)
+        report.newly_missing = len({st.photo_id for st in d.vanished.values()} - already_missing)
+    back = already_missing & {pid for pid, _ in d.unchanged.values()}
+    if back:
+        lib.mark_present(back)
     if d.vanished_skips:
         lib.forget_skips(d.vanished_skips)
     fresh = [(PhotoRecord(p, 0, 0), why) for p, why in scan_reasons.items() if known_skips.get(p, ())[2:] != (why,)]

@@ -4,8 +4,9 @@ Policy, chosen so a scan can neither loop nor leave the folder:
 - symbolic links are not followed (files or folders); each is listed as skipped;
 - hidden files and folders (leading '.') are ignored: the library lives in one, and
   macOS/Windows junk (._*, .thumbnails) lives in the others;
-- a folder holding the export marker is an export made by photoclust and is ignored, so
-  re-indexing never picks up copies of photos it already has;
+- a folder holding the export marker is an export made by photoclust and is ignored (and
+  listed as skipped, with that reason), so re-indexing never picks up copies of its photos;
+- an entry that cannot even be stat'ed (a path longer than PATH_MAX) is listed as skipped;
 - files are photos by extension; the decoder then checks the content.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ IMAGE_EXTENSIONS = frozenset({
 
 # Must equal export.EXPORT_MARKER; kept here too so scanning never imports the exporter.
 EXPORT_MARKER = ".photoclust-export"
+EXPORT_SKIP_REASON = "a photoclust export (copies of photos already here), not indexed"
 
 
 def is_image_name(name: str) -> bool:
@@ -53,6 +55,7 @@ def scan_folder(folder: str | os.PathLike, *, cancel: CancelFn | None = None) ->
             raise
         if rel_dir and any(e.name == EXPORT_MARKER for e in entries):
             log.info("Ignoring %s: it is a photoclust export", rel_dir)
+            skips.append(Skip(rel_dir + "/", EXPORT_SKIP_REASON))
             continue
         for entry in entries:
             name = entry.name
@@ -61,9 +64,8 @@ def scan_folder(folder: str | os.PathLike, *, cancel: CancelFn | None = None) ->
             rel = f"{rel_dir}/{name}" if rel_dir else name
             try:
                 st = entry.stat(follow_symlinks=False)
-            except OSError as err:
-                if is_image_name(name):
-                    skips.append(Skip(rel, f"cannot be read ({err.strerror or err})"))
+            except OSError as err:  # e.g. a path longer than PATH_MAX: say so, whatever it is
+                skips.append(Skip(rel, f"cannot be read ({err.strerror or err})"))
                 continue
             if stat.S_ISLNK(st.st_mode):
                 if is_image_name(name) or _points_to_dir(entry.path):

@@ -62,9 +62,10 @@ class ClusterStore:
 
     def cluster_paths(self) -> tuple[list[tuple[str, list[Path]]], list[Path]]:
         """(display name, absolute member paths) per non-empty cluster, largest first, and the
-        Unsorted paths: what an export needs, read in one snapshot."""
+        Unsorted paths: what an export needs, read in one snapshot. Missing photos are left out."""
         with self.snapshot():
-            paths = {pid: self.folder / rel for pid, rel in self.relpaths().items()}
+            missing = self.missing()
+            paths = {pid: self.folder / rel for pid, rel in self.relpaths().items() if pid not in missing}
             groups = []
             for c in self.clusters():
                 members = [paths[i] for i in self.cluster_members(c.id) if i in paths]

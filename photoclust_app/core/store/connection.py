@@ -52,8 +52,10 @@ class Connection:
             try:
                 migrate(conn)
             except sqlite3.DatabaseError as err:
+                from photoclust_app.core.store.damage import library_error
+
                 conn.close()
-                raise LibraryError(f"The library file {path} is damaged ({err}).") from err
+                raise library_error(err, path, folder) from err
         except BaseException:
             if lock_fd is not None:
                 os.close(lock_fd)
@@ -144,6 +146,16 @@ class Connection:
         return self.get_meta("model")
 
 
+@contextlib.contextmanager
+def hold_writer_lock(path: Path) -> Iterator[None]:
+    """Hold the library's writer lock without opening it (to move a damaged file aside)."""
+    fd = _lock(path)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
 def _lock(path: Path) -> int:
     import fcntl
 
@@ -174,5 +186,7 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA user_version").fetchone()
     except sqlite3.DatabaseError as err:
-        raise LibraryError(f"The library file {path} cannot be read ({err}).") from err
+        from photoclust_app.core.store.damage import library_error
+
+        raise library_error(err, path) from err
     return conn

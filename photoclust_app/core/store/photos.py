@@ -70,7 +70,7 @@ class PhotoStore:
                     " taken_at, camera, added_at) VALUES(?,?,?,?,?,?,?,?,?,?)"
                     " ON CONFLICT(relpath) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
                     " quick_hash=excluded.quick_hash, width=excluded.width, height=excluded.height,"
-                    " orientation=excluded.orientation, taken_at=excluded.taken_at, camera=excluded.camera"
+                    " orientation=excluded.orientation, taken_at=excluded.taken_at, camera=excluded.camera, missing_since=NULL"
                     " RETURNING id",
                     (key, r.size, r.mtime_ns, it.quick_hash, m.width, m.height, m.orientation,
                      m.taken_at, m.camera, now),
@@ -87,8 +87,33 @@ class PhotoStore:
         """A renamed/moved file: same content, new path; keeps embedding and edits."""
         with self.transaction() as c:
             c.execute("DELETE FROM skipped WHERE relpath=?", (enc(record.relpath),))
-            c.execute("UPDATE photos SET relpath=?, size=?, mtime_ns=? WHERE id=?",
+            c.execute("UPDATE photos SET relpath=?, size=?, mtime_ns=?, missing_since=NULL WHERE id=?",
                       (enc(record.relpath), record.size, record.mtime_ns, photo_id))
+
+    def mark_missing(self, photo_ids: Iterable[int], when: float | None = None) -> None:
+        """Photos a scan did not see: kept with their edits, shown as missing."""
+        when = time.time() if when is None else when
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET missing_since=? WHERE id=? AND missing_since IS NULL",
+                          [(when, int(p)) for p in photo_ids])
+
+    def mark_present(self, photo_ids: Iterable[int]) -> None:
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET missing_since=NULL WHERE id=? AND missing_since IS NOT NULL",
+                          [(int(p),) for p in photo_ids])
+
+    def missing(self) -> dict[int, str]:
+        """photo id -> relpath of every photo last seen missing."""
+        return {r[0]: dec(r[1]) for r in self._q("SELECT id, relpath FROM photos WHERE missing_since IS NOT NULL")}
+
+    def forget_missing(self, photo_ids: Iterable[int] | None = None) -> int:
+        """Forget missing photos (all of them, or PHOTO_IDS among them), with their edits;
+        only the user asks for this. Returns how many were forgotten."""
+        with self.transaction() as c:
+            if photo_ids is None:
+                return c.execute("DELETE FROM photos WHERE missing_since IS NOT NULL").rowcount
+            return sum(c.execute("DELETE FROM photos WHERE id=? AND missing_since IS NOT NULL", (int(p),)).rowcount
+                       for p in photo_ids)
 
     def remove_photos(self, photo_ids: Iterable[int]) -> None:
         with self.transaction() as c:

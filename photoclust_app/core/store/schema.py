@@ -24,7 +24,7 @@ _PHOTOS = """CREATE TABLE {name}(
     orientation INTEGER NOT NULL DEFAULT 1,
     taken_at TEXT,
     camera TEXT,
-    added_at REAL NOT NULL
+    added_at REAL NOT NULL{extra}
 );"""
 _CLUSTERS = """CREATE TABLE {name}(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,7 +36,7 @@ _CLUSTERS = """CREATE TABLE {name}(
 
 _V1 = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-""" + _PHOTOS.format(name="photos").replace(" AUTOINCREMENT", "") + """
+""" + _PHOTOS.format(name="photos", extra="").replace(" AUTOINCREMENT", "") + """
 CREATE INDEX photos_quick_hash ON photos(quick_hash);
 CREATE TABLE embeddings(
     photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
@@ -84,10 +84,12 @@ CREATE TABLE clusterings(
 """
 
 # Rebuild photos and clusters with AUTOINCREMENT (SQLite cannot ALTER it in); the tables that
-# reference them name them, so they follow the rename. Then the edit history.
-_V2 = (_PHOTOS.format(name="photos_v2") + """
+# reference them name them, so they follow the rename. photos.missing_since: a photo a scan
+# did not see is missing, not deleted (its edits stay until the user forgets it). Then the
+# edit history.
+_V2 = (_PHOTOS.format(name="photos_v2", extra=",\n    missing_since REAL") + """
 INSERT INTO photos_v2 SELECT id, relpath, size, mtime_ns, quick_hash, width, height, orientation, taken_at,
-    camera, added_at FROM photos;
+    camera, added_at, NULL FROM photos;
 DROP TABLE photos;
 ALTER TABLE photos_v2 RENAME TO photos;
 CREATE INDEX photos_quick_hash ON photos(quick_hash);
