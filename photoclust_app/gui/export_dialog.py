@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 
 from photoclust_app.core import export as export_core
 from photoclust_app.core.errors import PhotoclustError
-from photoclust_app.gui.gui_thread import call_in_gui
+from photoclust_app.gui.tasks import call_in_gui
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from photoclust_app.gui.progress_panel import NoticeLabel, ProgressPanel, Skippe
 from photoclust_app.gui.selection import LinkedSelection
 from photoclust_app.gui.thumbnails import ThumbnailLoader
 from photoclust_app.gui.views import ClusterListView, PhotoGridView
-from photoclust_app.gui.workers import TaskRunner
+from photoclust_app.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +279,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._update_summary()
         self.taskEnded.emit(name, "finished")
 
-    def _on_task_cancelled(self, name: str) -> None:
-        self.tell("Cancelled; the work done so far is kept.")
+    def _on_task_cancelled(self, name: str, message: str) -> None:
+        self.tell(message)
         self.taskEnded.emit(name, "cancelled")
 
     def _on_task_failed(self, name: str, message: str) -> None:

@@ -59,6 +59,17 @@ def make_photos(folder: Path, per_group: int = PER_GROUP, seed: int = 0) -> list
     return out
 
 
+class InlineThreadPool:
+    """Stands in for the thumbnail loader's QThreadPool: runs each decode at once, in the
+    calling thread, so thumbnails are deterministic in tests (after Picard)."""
+
+    def start(self, runnable) -> None:
+        runnable.run()
+
+    def waitForDone(self, msecs: int = -1) -> bool:  # noqa: N802 (Qt name)
+        return True
+
+
 def build_library(folder: Path) -> None:
     """A library for FOLDER written through the Library API, clustered by hand: one cluster
     per group (the last two photos of each group left in Unsorted)."""

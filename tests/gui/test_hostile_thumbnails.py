@@ -18,7 +18,9 @@ from photoclust_app.core.records import Skip  # noqa: E402
 from photoclust_app.core.editing.session import Session  # noqa: E402
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel  # noqa: E402
 from photoclust_app.gui.progress_panel import SkippedButton, SkippedDialog  # noqa: E402
-from photoclust_app.gui.thumbnails import THUMB_SIZE, FakeThreadPool, ThumbnailLoader, placeholder  # noqa: E402
+from photoclust_app.gui.thumbnails import THUMB_SIZE, ThumbnailLoader, placeholder  # noqa: E402
+
+from conftest import InlineThreadPool  # noqa: E402
 
 
 def _big_jpeg() -> bytes:
@@ -71,7 +73,7 @@ def hostile_library(built_folder):
 
 def test_hostile_thumbnail_bytes_give_placeholder_not_crash(hostile_library, qapp):
     folder, cases, _ = hostile_library
-    loader = ThumbnailLoader(folder, pool=FakeThreadPool())
+    loader = ThumbnailLoader(folder, pool=InlineThreadPool())
     loaded = []
     loader.loaded.connect(loaded.append)
     try:
@@ -98,7 +100,7 @@ def test_hostile_thumbnail_bytes_give_placeholder_not_crash(hostile_library, qap
 def test_grid_shows_placeholder_for_broken_thumbnails_and_odd_names(hostile_library, qapp):
     folder, cases, ids = hostile_library
     lib = Library.open(folder)
-    loader = ThumbnailLoader(folder, pool=FakeThreadPool())
+    loader = ThumbnailLoader(folder, pool=InlineThreadPool())
     try:
         session = Session(lib)
         grid = PhotoGridModel(session, loader)

@@ -247,7 +247,7 @@ def test_map_hover_gets_thumbnail_and_file_name(opened, qtbot):
 
 def test_progress_panel_shows_stage_count_rate_and_time_left(qtbot):
     from photoclust_app.gui.progress_panel import ProgressPanel
-    from photoclust_app.gui.workers import RateMeter
+    from photoclust_app.gui.tasks import RateMeter
 
     panel = ProgressPanel()
     qtbot.addWidget(panel)

@@ -10,7 +10,9 @@ from photoclust_app.core.editing.session import Session
 from photoclust_app.gui.models import mime
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel, KindRole, MosaicRole, SizeRole
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel, PhotoIdRole
-from photoclust_app.gui.thumbnails import FakeThreadPool, ThumbnailLoader
+from photoclust_app.gui.thumbnails import ThumbnailLoader
+
+from conftest import InlineThreadPool
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def session(built_folder):
 
 @pytest.fixture
 def thumbs(built_folder, qapp):
-    loader = ThumbnailLoader(built_folder, pool=FakeThreadPool())
+    loader = ThumbnailLoader(built_folder, pool=InlineThreadPool())
     yield loader
     loader.close()
 
@@ -175,7 +177,7 @@ def test_drops_are_deferred_to_the_event_loop(session, thumbs, grid, qtbot):
 def test_grid_thumbnails_load_and_announce(grid, session, thumbs, qtbot):
     grid.set_clusters([session.clusters()[0].id])
     idx = grid.index(0)
-    first = grid.data(idx, Qt.ItemDataRole.DecorationRole)  # FakeThreadPool: loads inline
+    first = grid.data(idx, Qt.ItemDataRole.DecorationRole)  # InlineThreadPool: loads inline
     assert thumbs.is_loaded(grid.photo_ids()[0])
     pm = grid.data(idx, Qt.ItemDataRole.DecorationRole)
     assert not pm.isNull() and pm.width() == 96 and first is not None
