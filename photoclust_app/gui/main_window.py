@@ -212,6 +212,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.start_open_job(index=True)
 
     def _close_folder(self) -> None:
+        self.actions.close_export()   # it holds this folder's session
         if self.thumbnails is not None:
             self.thumbnails.close()
         self.cluster_model.set_session(None)

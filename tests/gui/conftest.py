@@ -24,6 +24,22 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from photoclust_app.core.editing.session import Session  # noqa: E402
+
+if not hasattr(Session, "export_groups"):
+    # TEMPORARY shim until the core branch with Session.export_groups is merged; same
+    # contract: (folder name, member paths) per non-empty cluster, read live from the session.
+    def _export_groups(self, include_unsorted: bool = False, unsorted_name: str = "Unsorted"):
+        folder = self.library.folder
+        groups = [(c.display_name, [folder / self.relpath(p) for p in self.members(c.id)])
+                  for c in self.clusters() if c.size]
+        unsorted = self.members(None)
+        if include_unsorted and unsorted:
+            groups.append((unsorted_name, [folder / self.relpath(p) for p in unsorted]))
+        return groups
+
+    Session.export_groups = _export_groups
+
 GROUPS = ("reds", "greens", "blues")
 PER_GROUP = 14
 

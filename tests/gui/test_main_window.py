@@ -270,3 +270,42 @@ def test_reopening_the_same_folder_stays_writable(opened, built_folder, qtbot):
     assert win.open_folder(built_folder, index=False)
     wait_idle(qtbot, win)
     assert not win.library.readonly and len(win.session.clusters()) == 3
+
+
+def test_export_dialog_exports_edits_made_while_it_is_open(opened, qtbot, tmp_path):
+    """The dialog is not modal: a rename and a move made after it opened are what is exported."""
+    win = opened
+    red, green, blue = win.session.cluster_ids()
+    win.actions.export.trigger()
+    dlg = win.actions.export_dialog
+    dlg.set_destination(tmp_path / "out")
+    dlg.set_include_unsorted(True)
+    assert dict(dlg.preview_rows()) == {"red things": 12, "green things": 12, "blue things": 12, "Unsorted": 6}
+    moved = win.session.members(None)[:2]
+    win.session.rename(red, "Tomatoes")
+    win.session.move(moved, green)
+    win.session.merge(blue, green)
+    assert dict(dlg.preview_rows()) == {"Tomatoes": 12, "green things": 26, "Unsorted": 4}
+    with qtbot.waitSignal(dlg.exportFinished, timeout=30000):
+        dlg.start_export()
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["Tomatoes", "Unsorted", "green things"]
+    green_files = {p.name for p in (out / "green things").iterdir()}
+    assert {win.session.photo_path(p).name for p in moved} <= green_files and len(green_files) == 26
+    assert len(list((out / "Unsorted").iterdir())) == 4
+    dlg.close()
+
+
+def test_export_dialog_reads_the_session_at_export_time(opened, qtbot, tmp_path):
+    """An edit between the last preview and Export still reaches the export."""
+    win = opened
+    red = win.session.cluster_ids()[0]
+    win.actions.export.trigger()
+    dlg = win.actions.export_dialog
+    dlg.set_destination(tmp_path / "out")
+    dlg.wait_for_preview()
+    win.session.rename(red, "Tomatoes")
+    with qtbot.waitSignal(dlg.exportFinished, timeout=30000):
+        dlg.start_export()                  # no preview asked for in between
+    assert (tmp_path / "out" / "Tomatoes").is_dir() and not (tmp_path / "out" / "red things").exists()
+    dlg.close()
