@@ -113,7 +113,7 @@ class WindowActions:
         editable = s is not None and not s.readonly
         busy = w.runner.is_running()
         clusters = [c for c in w.selected_clusters() if c is not None] if s else []
-        photos = bool(w.selected_photos()) if s else False
+        photos = w.has_selected_photos() if s else False
         self.undo.setEnabled(editable and s.can_undo)
         self.redo.setEnabled(editable and s.can_redo)
         self.undo.setText(f"&Undo {s.undo_text}" if s and s.can_undo else "&Undo")

@@ -309,3 +309,44 @@ def test_export_dialog_reads_the_session_at_export_time(opened, qtbot, tmp_path)
         dlg.start_export()                  # no preview asked for in between
     assert (tmp_path / "out" / "Tomatoes").is_dir() and not (tmp_path / "out" / "red things").exists()
     dlg.close()
+
+
+def test_selections_are_row_ranges_not_one_index_per_photo(opened, monkeypatch):
+    """What keeps selecting 100k photos interactive (figures: photoclust_app/gui/bench_gui.py)."""
+    win = opened
+    win.select_clusters(win.session.cluster_ids() + [None])
+    grid, sel = win.grid_model, win.grid_view.selectionModel()
+    assert grid.rowCount() == 42
+    block = grid.photo_ids()[5:30]
+    win.select_photos(list(reversed(block)))
+    assert len(sel.selection()) == 1                     # one contiguous run: one range
+    assert win.selected_photos() == block                # in grid order
+    assert sorted(win.map_view.selected_ids()) == sorted(block)
+    scattered = grid.photo_ids()[::3]
+    win.select_photos(scattered)
+    assert len(sel.selection()) == len(scattered) and win.selected_photos() == scattered
+    win.grid_view.selectAll()
+    assert len(sel.selection()) == 1 and win.selected_photos() == grid.photo_ids()
+    assert len(win.map_view.selected_ids()) == 42
+    copies = []
+    real = type(grid).photo_ids
+    monkeypatch.setattr(type(grid), "photo_ids", lambda self: copies.append(1) or real(self))
+    assert len(win.selected_photos()) == 42 and copies == []   # no copy of the id list per photo
+    win.actions.update()
+    assert copies == [] and win.actions.move_to.isEnabled()
+
+
+def test_fragmented_selection_replaced_by_another_reaches_the_map_once(opened, monkeypatch):
+    from photoclust_app.gui import selection
+
+    win = opened
+    win.select_clusters(win.session.cluster_ids() + [None])
+    grid = win.grid_model
+    win.select_photos(grid.photo_ids()[::2])
+    pushed = []
+    real = win.map_view.set_selection
+    monkeypatch.setattr(win.map_view, "set_selection", lambda ids: (pushed.append(sorted(ids)), real(ids)))
+    monkeypatch.setattr(selection, "_FRAGMENTED", 4)
+    win.select_photos(grid.photo_ids()[1::2])        # cleared quietly first, then selected
+    assert pushed == [sorted(grid.photo_ids()[1::2])]   # not the whole grid in between
+    assert win.selected_photos() == grid.photo_ids()[1::2]
