@@ -20,7 +20,8 @@ from photoclust_app.core.editing.session import Session, SessionState
 from photoclust_app.gui import jobs
 from photoclust_app.gui.actions import WindowActions
 from photoclust_app.engine.engine import Engine
-from photoclust_app.gui.map_slot import make_map, map_colors
+from photoclust_app.gui.map_items import cluster_color
+from photoclust_app.gui.map_view import MapView
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
 from photoclust_app.gui.progress_panel import NoticeLabel, ProgressPanel, SkippedButton
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 
 class MainWindow(LinkedSelection, QMainWindow):
-    folderOpened = Signal(str)
     stateInstalled = Signal()      # the session holds a fresh state (saved, or after indexing)
     taskEnded = Signal(str, str)   # task name, outcome: "finished" | "cancelled" | "failed"
 
@@ -78,8 +78,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter clusters (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
-        self.map_view = make_map(self)
-        self.cluster_view = ClusterListView(lambda: self.thumbnails, color_for=map_colors(self.map_view))
+        self.map_view = MapView(self)
+        self.cluster_view = ClusterListView(lambda: self.thumbnails, color_for=cluster_color)
         self.cluster_view.setModel(self.cluster_model)
         left = QWidget()
         lay = QVBoxLayout(left)
@@ -193,7 +193,6 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._update_title()
         self.actions.update()
         self.actions.load_granularity()
-        self.folderOpened.emit(str(lib.folder))
         self.start_open_job(index=index and not lib.readonly)
         return True
 

@@ -23,8 +23,6 @@ ClusterIdRole = Qt.ItemDataRole.UserRole + 1   # int, or None for Unsorted
 KindRole = Qt.ItemDataRole.UserRole + 2        # "cluster" | "unsorted" | "new"
 SizeRole = Qt.ItemDataRole.UserRole + 3
 MosaicRole = Qt.ItemDataRole.UserRole + 4      # photo ids, most representative first
-SuggestedNameRole = Qt.ItemDataRole.UserRole + 5
-UserNamedRole = Qt.ItemDataRole.UserRole + 6
 
 UNSORTED_LABEL = "Unsorted"
 NEW_CLUSTER_LABEL = "New cluster"
@@ -173,8 +171,7 @@ class ClusterListModel(SessionBound, QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             hint = f"\nSuggested: {c.suggested_name}" if c.user_named and c.suggested_name else ""
             return f"{c.display_name}: {c.size} photos{hint}\nF2 or double-click to rename"
-        return {ClusterIdRole: c.id, SizeRole: c.size, MosaicRole: c.representatives,
-                SuggestedNameRole: c.suggested_name, UserNamedRole: c.user_named}.get(role)
+        return {ClusterIdRole: c.id, SizeRole: c.size, MosaicRole: c.representatives}.get(role)
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         if not index.isValid():

@@ -18,7 +18,6 @@ from photoclust_app.gui.models import mime as mimes
 from photoclust_app.gui.models.session_bound import SessionBound
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
-RelpathRole = Qt.ItemDataRole.UserRole + 2
 _PHOTO_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
 _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 
@@ -155,8 +154,6 @@ class PhotoGridModel(SessionBound, QAbstractListModel):
             return self._session.relpath(pid)
         if role == PhotoIdRole:
             return pid
-        if role == RelpathRole:
-            return self._session.relpath(pid)
         return None
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:

@@ -80,7 +80,6 @@ class TaskRunner(QObject):
     """Runs one named job at a time in a worker thread; every signal is emitted on the GUI
     thread. Several runners may run at once (one per window, one per dialog)."""
 
-    started = Signal(str)
     progress = Signal(int, int, str)
     partial = Signal(str, object)
     finished = Signal(str, object)   # task name, result
@@ -109,7 +108,6 @@ class TaskRunner(QObject):
         task.thread = threading.Thread(target=self._run, args=(task,), name=f"photoclust-{name}", daemon=True)
         self._task, self.name = task, name
         task.thread.start()
-        self.started.emit(name)
         return True
 
     def cancel(self) -> None:
