@@ -7,7 +7,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
 
 import io  # noqa: E402
-import time  # noqa: E402
 
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
@@ -78,10 +77,7 @@ def test_hostile_thumbnail_bytes_give_placeholder_not_crash(hostile_library, qap
     loader.loaded.connect(loaded.append)
     try:
         for case, pid in cases.items():
-            t = time.perf_counter()
             assert loader.pixmap(pid) is None  # first ask: starts loading (inline here)
-            took = time.perf_counter() - t
-            assert took < 5, f"{case}: {took:.1f} s"
             assert pid in loaded and loader.is_loaded(pid), case
             pm = loader.pixmap(pid)
             want = HOSTILE.get(case, (None, False))[1]
