@@ -124,6 +124,8 @@ class WindowActions:
         self.dissolve_action.setEnabled(editable and bool(clusters))
         self.split.setEnabled(editable and len(clusters) == 1 and not busy)
         self.recluster_now.setEnabled(editable and not busy)
+        if self.granularity.hasFocus() and not (editable and not busy):
+            w.cluster_view.setFocus()   # else Qt hands focus to the next widget: the filter box
         self.granularity.setEnabled(editable and not busy)
         self.new_cluster.setEnabled(editable and photos)
         self.move_to.setEnabled(editable and photos)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QLabel, QLineEdit, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget)
 
 from photoclust_app.core.errors import LibraryError, LibraryLocked
 from photoclust_app.core.store.library import Library
@@ -27,7 +27,7 @@ from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
 from photoclust_app.gui.progress_panel import NoticeLabel, ProgressPanel, SkippedButton
 from photoclust_app.gui.selection import LinkedSelection
 from photoclust_app.gui.thumbnails import ThumbnailLoader
-from photoclust_app.gui.views import ClusterListView, PhotoGridView
+from photoclust_app.gui.views import ClusterListView, FilterEdit, PhotoGridView
 from photoclust_app.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._connect()
         self._update_title()
         self._restore_geometry()
+        self.cluster_view.setFocus()   # not the filter box, first in the focus chain
 
     # -- settings ------------------------------------------------------------------------
     @property
@@ -75,7 +76,7 @@ class MainWindow(LinkedSelection, QMainWindow):
     def _build_ui(self) -> None:
         self.setWindowTitle("photoclust")
         self.resize(1400, 900)
-        self.filter_edit = QLineEdit()
+        self.filter_edit = FilterEdit()
         self.filter_edit.setPlaceholderText("Filter clusters (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
         self.map_view = MapView(self)

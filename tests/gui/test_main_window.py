@@ -1,6 +1,7 @@
 """The real window on a hand-clustered library: selection linked between list, grid and map;
 edits from keys, menus and drops; undo/redo; everything still there after reopening."""
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QLineEdit
 
 from photoclust_app.gui.models.cluster_list_model import SizeRole
 
@@ -59,10 +60,10 @@ def test_rename_with_f2_in_place(opened, qtbot):
     view.setFocus()
     view.setCurrentIndex(win.cluster_model.index(0))
     qtbot.keyClick(view, Qt.Key.Key_F2)
-    editor = view.findChild(type(win.filter_edit))
+    editor = view.findChild(QLineEdit)
     qtbot.waitUntil(lambda: view.indexWidget(win.cluster_model.index(0)) is not None
                     or (editor is not None and editor.isVisible()))
-    editor = [e for e in view.findChildren(type(win.filter_edit)) if e.isVisible()][0]
+    editor = [e for e in view.findChildren(QLineEdit) if e.isVisible()][0]
     assert editor.text() == "red things"
     editor.setText("Tomatoes")
     qtbot.keyClick(editor, Qt.Key.Key_Return)
@@ -350,3 +351,72 @@ def test_fragmented_selection_replaced_by_another_reaches_the_map_once(opened, m
     win.select_photos(grid.photo_ids()[1::2])        # cleared quietly first, then selected
     assert pushed == [sorted(grid.photo_ids()[1::2])]   # not the whole grid in between
     assert win.selected_photos() == grid.photo_ids()[1::2]
+
+
+def _activate(win, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+
+
+def test_ctrl_z_undoes_at_start_up_not_swallowed_by_the_filter(opened, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    win = opened
+    _activate(win, qtbot)
+    focus = QApplication.focusWidget()
+    assert focus is not win.filter_edit               # start-up focus is not the filter box
+    win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
+    qtbot.keyClick(focus, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert names(win)[0] == "red things"
+
+
+def test_ctrl_z_in_an_untouched_filter_box_undoes_the_edit(opened, qtbot):
+    win = opened
+    _activate(win, qtbot)
+    win.filter_edit.setFocus()
+    qtbot.waitUntil(win.filter_edit.hasFocus)
+    win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
+    qtbot.keyClick(win.filter_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert names(win)[0] == "red things"              # the window's undo, not the box's
+    qtbot.keyClicks(win.filter_edit, "gre")
+    qtbot.keyClick(win.filter_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert names(win)[0] == "red things" and win.filter_edit.text() != "gre"   # its own typing first
+
+
+def test_focus_does_not_jump_into_the_filter_when_a_task_disables_the_slider(opened, qtbot):
+    import threading
+
+    from PySide6.QtWidgets import QApplication
+
+    win = opened
+    _activate(win, qtbot)
+    win.actions.granularity.setFocus()                # the user just dragged it
+    qtbot.waitUntil(win.actions.granularity.hasFocus)
+    release = threading.Event()
+    win.runner.start("busy", lambda ctx: release.wait(10))   # stands in for a re-cluster
+    win.actions.update()                               # busy: the slider is disabled
+    try:
+        assert not win.actions.granularity.isEnabled()
+        assert QApplication.focusWidget() is not win.filter_edit
+        win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert names(win)[0] == "red things"
+    finally:
+        release.set()
+        wait_idle(qtbot, win)
+
+
+def test_escape_in_the_filter_clears_it(opened, qtbot):
+    win = opened
+    _activate(win, qtbot)
+    qtbot.keyClick(win, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(win.filter_edit, "gre")
+    assert win.cluster_view.isRowHidden(0)
+    qtbot.keyClick(win.filter_edit, Qt.Key.Key_Escape)
+    assert win.filter_edit.text() == ""
+    assert not any(win.cluster_view.isRowHidden(r) for r in range(win.cluster_model.rowCount()))
+    win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
+    qtbot.keyClick(win.filter_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert names(win)[0] == "red things" and win.filter_edit.text() == ""   # the window's undo
