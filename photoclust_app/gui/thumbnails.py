@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
 
-from photoclust_app.gui.tasks import call_in_gui
+from photoclust_app.gui.tasks import call_in_gui, prepare
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class ThumbnailLoader(QObject):
         self._closed = False
         self._local = threading.local()
         self._libs: list = []
+        prepare()   # the hand-over to the GUI thread exists before any decode finishes
 
     # -- GUI-thread API ------------------------------------------------------------------
     def pixmap(self, photo_id: int) -> QPixmap | None:

@@ -24,12 +24,15 @@ def test_decoding_happens_off_the_gui_thread(built_folder, qtbot, monkeypatch):
 
     monkeypatch.setattr(ThumbnailLoader, "_decode", spy)
     loader = ThumbnailLoader(built_folder)
+    announced_on = []
+    loader.loaded.connect(lambda pid: announced_on.append(threading.get_ident()))
     try:
         assert loader.pixmap(1) is None  # not yet: it is loading
         with qtbot.waitSignal(loader.loaded, timeout=10000) as sig:
             pass
         assert sig.args == [1]
         assert threads and threading.get_ident() not in threads
+        assert announced_on == [threading.get_ident()]   # handed over, announced on the GUI thread
         pm = loader.pixmap(1)
         assert pm is not None and pm.width() == 96
         assert loader.image(1).width() == 96

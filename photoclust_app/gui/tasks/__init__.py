@@ -7,9 +7,9 @@ as a signal emitted in the worker. One runner runs one task at a time; a window 
 that need to work at the same time each own a runner. The thumbnail loader keeps its own pool
 of decode workers but hands its results over through the same ``call_in_gui``.
 """
-from photoclust_app.gui.tasks.gui_thread import call_in_gui, deliver_pending
+from photoclust_app.gui.tasks.gui_thread import call_in_gui, deliver_pending, prepare
 from photoclust_app.gui.tasks.rates import RateMeter, Throttle
 from photoclust_app.gui.tasks.runner import TaskContext, TaskRunner, error_sentence
 
 __all__ = ["TaskRunner", "TaskContext", "Throttle", "RateMeter", "error_sentence", "call_in_gui",
-           "deliver_pending"]
+           "deliver_pending", "prepare"]

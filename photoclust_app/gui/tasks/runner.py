@@ -24,7 +24,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Signal
 
 from photoclust_app.core.errors import Cancelled, PhotoclustError
-from photoclust_app.gui.tasks.gui_thread import call_in_gui, deliver_pending
+from photoclust_app.gui.tasks.gui_thread import call_in_gui, deliver_pending, prepare
 from photoclust_app.gui.tasks.rates import Throttle
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class TaskRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, *, describe: Callable[[BaseException], str] = error_sentence):
         super().__init__(parent)
+        prepare()
         self._describe = describe
         self._task: _Task | None = None
         self.name = ""
