@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = b.add_parser("reindex", help="time a second index of an unchanged folder of N small photos")
     s.add_argument("--n", type=int, default=2000)
     s.add_argument("--json", action="store_true")
+    s = b.add_parser("gui", help="time selection, edits and the map in the real window on N photos")
+    s.add_argument("--n", type=int, default=100_000)
+    s.add_argument("--json", action="store_true")
     s = b.add_parser("edits", help="time the session's edits, undo and redo on a library of N photos")
     s.add_argument("--n", type=int, default=100_000)
     s.add_argument("--json", action="store_true")
@@ -327,6 +330,10 @@ def cmd_bench(args) -> int:
 
         result = bench_index(n=args.n, size=args.size, model=args.model, workers=args.workers,
                              batch_size=args.batch_size, progress=bar)
+    elif args.bench == "gui":
+        from photoclust_app.gui.bench_gui import bench_gui
+
+        result = bench_gui(n=args.n)
     elif args.bench == "edits":
         from photoclust_app.core.bench.edits_bench import bench_edits
 

@@ -17,6 +17,10 @@ class LibraryError(PhotoclustError):
     """The library file is missing, corrupt or of a newer schema."""
 
 
+class LibraryDamaged(LibraryError):
+    """The library file cannot be read as a library; it can be moved aside and rebuilt."""
+
+
 class LibraryLocked(LibraryError):
     """Another photoclust process is writing this library."""
 

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMenu, QSlider,
 from photoclust_app.core import pipeline
 from photoclust_app.gui import jobs
 from photoclust_app.gui.desktop import open_file, show_in_folder
+from photoclust_app.gui.export_dialog import ExportDialog
+from photoclust_app.gui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ GRANULARITY_RANGE = (2, 100)
 class WindowActions:
     def __init__(self, win):
         self.win = win
+        self.export_dialog: ExportDialog | None = None
         self._granularity_timer = QTimer(win)
         self._granularity_timer.setSingleShot(True)
         self._granularity_timer.setInterval(700)
@@ -111,7 +114,7 @@ class WindowActions:
         editable = s is not None and not s.readonly
         busy = w.runner.is_running()
         clusters = [c for c in w.selected_clusters() if c is not None] if s else []
-        photos = bool(w.selected_photos()) if s else False
+        photos = w.has_selected_photos() if s else False
         self.undo.setEnabled(editable and s.can_undo)
         self.redo.setEnabled(editable and s.can_redo)
         self.undo.setText(f"&Undo {s.undo_text}" if s and s.can_undo else "&Undo")
@@ -122,6 +125,8 @@ class WindowActions:
         self.dissolve_action.setEnabled(editable and bool(clusters))
         self.split.setEnabled(editable and len(clusters) == 1 and not busy)
         self.recluster_now.setEnabled(editable and not busy)
+        if self.granularity.hasFocus() and not (editable and not busy):
+            w.cluster_view.setFocus()   # else Qt hands focus to the next widget: the filter box
         self.granularity.setEnabled(editable and not busy)
         self.new_cluster.setEnabled(editable and photos)
         self.move_to.setEnabled(editable and photos)
@@ -250,26 +255,30 @@ class WindowActions:
         w = self.win
         if w.session is None:
             return
-        try:
-            from photoclust_app.gui.export_dialog import ExportDialog
-        except ImportError as err:
-            w.tell(f"Export is not available in this build ({err}).", error=True)
+        if self.export_dialog is not None:   # one at a time: show the open one
+            self.export_dialog.raise_()
+            self.export_dialog.activateWindow()
             return
-        dlg = ExportDialog(w.library, w)  # it reads clusters through the Library API
+        dlg = ExportDialog(w.session, w)  # it reads the clusters from the session, live
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.destroyed.connect(self._export_dialog_gone)
         # A move export (or undoing one) takes photos out of / back into the folder: re-index.
         dlg.exportFinished.connect(lambda _m: dlg.mode() == "move" and w.reindex())
         dlg.undoFinished.connect(lambda _r: dlg.mode() == "move" and w.reindex())
         dlg.show()
         self.export_dialog = dlg
 
+    def _export_dialog_gone(self, *_) -> None:
+        self.export_dialog = None
+
+    def close_export(self) -> None:
+        """Close the export dialog (when the folder changes); a running export is cancelled
+        first and the dialog closes when it has stopped."""
+        if self.export_dialog is not None:
+            self.export_dialog.reject()
+
     def show_settings(self) -> None:
         w = self.win
-        try:
-            from photoclust_app.gui.settings_dialog import SettingsDialog
-        except ImportError as err:
-            w.tell(f"Settings are not available in this build ({err}).", error=True)
-            return
         before = (w.model_name, w.device)
         dlg = SettingsDialog(w.settings, w)
         dlg.set_fallback_note(str(w.settings.value("model_notice", "") or ""))

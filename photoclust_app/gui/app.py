@@ -12,7 +12,6 @@ import gc
 import logging
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -107,22 +106,11 @@ def run_app(folder: str | None = None) -> int:
         elif folder:
             win.tell(f"{folder} is not a folder.", error=True)
 
-    keep = _preload_then(ready)  # noqa: F841 (alive until the event loop ends)
+    from photoclust_app.gui.tasks import TaskRunner
+
+    preload = TaskRunner(win)  # a runner of its own: the window's is free for the folder
+    preload.idle.connect(ready)
+    preload.start("preload", lambda ctx: preload_gui_imports())
     log.info("Window shown; folder %s", target or "(none)")
     return app.exec()
 
-
-def _preload_then(callback):
-    """Run preload_gui_imports in a thread, then CALLBACK on the GUI thread."""
-    from PySide6.QtCore import QObject, Signal
-
-    class Bridge(QObject):
-        done = Signal()
-
-    from photoclust_app.gui.gui_thread import call_in_gui
-
-    bridge = Bridge()
-    bridge.done.connect(callback)
-    threading.Thread(target=lambda: (preload_gui_imports(), call_in_gui(bridge.done.emit)), name="photoclust-preload",
-                     daemon=True).start()
-    return bridge

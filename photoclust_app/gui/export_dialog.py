@@ -1,23 +1,23 @@
 """Export dialog: one folder per cluster, a dry-run preview, progress with Cancel, and undo.
 
-The preview is ``plan_export`` itself (it touches nothing), so the folder names shown are
-exactly the ones the export creates. Export and undo run in a worker thread (undo verifies
-hashes, which takes as long as a copy); every failure reaches the user as a sentence.
+The dialog is not modal, so the clusters it exports are read from the session each time
+they are needed (``Session.export_groups``): when the preview is planned, again whenever the
+session changes, and once more when Export is pressed, so a rename or a move made while the
+dialog is open is what gets exported. The preview is ``plan_export`` itself (it touches
+nothing), so the folder names shown are exactly the ones the export creates. Planning,
+export and undo run as tasks (gui/tasks/): planning stats every photo, undo verifies hashes;
+every failure reaches the user as a sentence.
 """
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from pathlib import Path
-from typing import Any, Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal
 
 from photoclust_app.core import export as export_core
-from photoclust_app.core.errors import PhotoclustError
-from photoclust_app.gui.gui_thread import call_in_gui
+from photoclust_app.gui.tasks import TaskRunner, error_sentence
 
 log = logging.getLogger(__name__)
 
@@ -37,46 +37,23 @@ _VERB = {"copy": "Copied", "move": "Moved", "symlink": "Linked (symbolic links)"
 
 def _sentence(err: BaseException) -> str:
     """A user-readable sentence for any error the export can raise."""
-    if isinstance(err, PhotoclustError) and str(err):
-        return str(err)
-    if isinstance(err, OSError):
-        where = f" ({err.filename})" if err.filename else ""
-        return f"The export could not go on: {err.strerror or err}{where}."
-    return f"The export stopped because of an unexpected error ({type(err).__name__}: {err})."
+    return error_sentence(err, "The export")
 
 
-class _Worker(QtCore.QObject):
-    """Runs fn(progress, cancel) in a thread; progress is throttled to ~10 Hz."""
+def _keeping_manifest(fn):
+    """Run FN; if it fails after writing a manifest, hand the manifest over first (as the
+    partial result "manifest"), so what was done can be undone."""
 
-    progressed = Signal(int, int)
-    succeeded = Signal(object)
-    failed = Signal(str, str)   # message, manifest path ("" when nothing was written)
-
-    def __init__(self, fn: Callable[[Callable, Callable], Any]):
-        super().__init__()
-        self._fn = fn
-        self._cancel = threading.Event()
-        self._last = 0.0
-
-    def cancel(self) -> None:  # called from the GUI thread; an Event is thread-safe
-        self._cancel.set()
-
-    def _progress(self, done: int, total: int, stage: str) -> None:
-        now = time.monotonic()
-        if done >= total or now - self._last >= 0.1:
-            self._last = now
-            call_in_gui(self.progressed.emit, done, total)
-
-    @Slot()
-    def run(self) -> None:
+    def job(ctx):
         try:
-            result = self._fn(self._progress, self._cancel.is_set)
-        except BaseException as err:  # noqa: BLE001 - every failure becomes a sentence
-            if not isinstance(err, (PhotoclustError, OSError)):
-                log.exception("export task failed")
-            call_in_gui(self.failed.emit, _sentence(err), str(getattr(err, "manifest", None) or ""))
-        else:
-            call_in_gui(self.succeeded.emit, result)
+            return fn(ctx)
+        except BaseException as err:
+            manifest = getattr(err, "manifest", None)
+            if manifest:
+                ctx.partial("manifest", str(manifest))
+            raise
+
+    return job
 
 
 def _row(first: QtWidgets.QWidget, *rest: QtWidgets.QWidget) -> QtWidgets.QWidget:
@@ -90,40 +67,44 @@ def _row(first: QtWidgets.QWidget, *rest: QtWidgets.QWidget) -> QtWidgets.QWidge
     return box
 
 
-class _PlanBridge(QtCore.QObject):
-    """Carries a preview plan from its Python thread to the GUI thread (a queued signal)."""
-
-    planned = Signal(int, object, str)   # generation, ExportPlan or None, error sentence
-
-
 class ExportDialog(QtWidgets.QDialog):
-    """Export a library's clusters to folders under a destination, and undo it."""
+    """Export a session's clusters to folders under a destination, and undo it."""
 
     exportFinished = Signal(str)   # manifest path
     undoFinished = Signal(object)  # UndoReport
-    _idle = Signal()               # a worker has stopped and the dialog is usable again
-    _previewReady = Signal()       # the preview matches the current options
+    _idle = Signal()               # a task has stopped and the dialog is usable again
+    _previewReady = Signal()       # the preview matches the current options and clusters
 
-    def __init__(self, library, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, session, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export clusters to folders")
-        self._library = library
-        self._groups, self._unsorted = library.cluster_paths()
+        self._session = session
+        self._unsubscribe = None
         self._plan = None
+        self._plan_groups: list | None = None   # what the shown plan was made from
         self._manifest: Path | None = None
         self._last_undo = None
-        self._thread: QtCore.QThread | None = None
-        self._worker: _Worker | None = None
         self._close_when_done = False
         self._plan_error = self._run_error = ""
         self._pending: tuple | None = None
-        self._gen = self._planned_gen = 0      # option generations asked for / shown
-        self._planning = False
-        self._bridge = _PlanBridge(self)
-        self._bridge.planned.connect(self._on_planned)
+        self._run_left_manifest = False
+        self._gen = self._planned_gen = 0      # generations of options and clusters asked for / shown
+        self._planning: tuple | None = None    # (generation, groups) of the plan being made
+        self._planner = TaskRunner(self, describe=_sentence)
+        self._planner.finished.connect(self._on_plan_finished)
+        self._planner.failed.connect(self._on_plan_failed)
+        self._planner.cancelled.connect(self._on_plan_failed)
+        self._runner = TaskRunner(self, describe=_sentence)
+        self._runner.progress.connect(self._on_progress)
+        self._runner.partial.connect(self._on_run_partial)
+        self._runner.finished.connect(self._on_run_finished)
+        self._runner.failed.connect(self._on_run_failed)
+        self._runner.cancelled.connect(self._on_run_failed)
+        self._runner.idle.connect(self._on_run_idle)
         self._build_ui()
-        folder = Path(library.folder)
+        folder = Path(session.folder)
         self._dest.setText(str(folder.parent / f"{folder.name or 'Photos'} sorted"))
+        self._unsubscribe = session.subscribe(self._on_session_event)
         self._refresh_preview()
 
     # -- UI ------------------------------------------------------------------------------
@@ -143,9 +124,7 @@ class ExportDialog(QtWidgets.QDialog):
         self._move_warning = QtWidgets.QLabel(MOVE_WARNING, wordWrap=True)
         self._move_warning.setStyleSheet("color: #b35900;")
         form.addRow("", self._move_warning)
-        self._unsorted_box = QtWidgets.QCheckBox(
-            f"Include Unsorted ({len(self._unsorted)} photos) as a folder named “{UNSORTED_FOLDER}”")
-        self._unsorted_box.setEnabled(bool(self._unsorted))
+        self._unsorted_box = QtWidgets.QCheckBox()   # its text counts Unsorted: _update_unsorted_box
         form.addRow("", self._unsorted_box)
 
         self._table = QtWidgets.QTableWidget(0, 2)
@@ -200,7 +179,7 @@ class ExportDialog(QtWidgets.QDialog):
         self._update_mode_note()
 
     def _browse(self) -> None:
-        start = self._dest.text().strip() or str(Path(self._library.folder).parent)
+        start = self._dest.text().strip() or str(Path(self._session.folder).parent)
         path = QtWidgets.QFileDialog.getExistingDirectory(self, "Export into", start)
         if path:
             self.set_destination(path)
@@ -261,71 +240,93 @@ class ExportDialog(QtWidgets.QDialog):
         return self._error.text()
 
     def is_running(self) -> bool:
-        return self._thread is not None
+        return self._runner.is_running()
+
+    # -- the session ------------------------------------------------------------------------
+    def _on_session_event(self, event: str, payload: dict) -> None:
+        """Any change to clusters or assignments: plan the preview again (after a pause, so a
+        burst of edits plans once). While a task runs, its end plans again anyway."""
+        if event == "history_changed":
+            return
+        try:
+            if not self.is_running():
+                self._timer.start()
+        except RuntimeError:   # the dialog is gone: stop listening
+            self._stop_listening()
+
+    def showEvent(self, ev: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt name)
+        if self._unsubscribe is None:   # shown again after a close: catch up and listen again
+            self._unsubscribe = self._session.subscribe(self._on_session_event)
+            self._refresh_preview()
+        super().showEvent(ev)
+
+    def _stop_listening(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _groups_now(self) -> list[tuple[str, list[Path]]]:
+        """(folder name, member paths) per cluster as the session holds them now."""
+        return self._session.export_groups(include_unsorted=self._unsorted_box.isChecked(),
+                                           unsorted_name=UNSORTED_FOLDER)
+
+    def _update_unsorted_box(self) -> None:
+        n = len(self._session.members(None))
+        self._unsorted_box.setText(f"Include Unsorted ({n} photos) as a folder named \u201c{UNSORTED_FOLDER}\u201d")
+        self._unsorted_box.setEnabled(bool(n) and not self.is_running())
 
     # -- preview ----------------------------------------------------------------------------
-    def _groups_now(self) -> list[tuple[str, list[Path]]]:
-        groups = list(self._groups)
-        if self._unsorted_box.isChecked() and self._unsorted:
-            groups.append((UNSORTED_FOLDER, self._unsorted))
-        return groups
-
-    def _plan_args(self) -> tuple:
-        """plan_export's arguments for the current options; ValueError says what is missing."""
+    def _destination_path(self) -> Path:
+        """The destination typed; ValueError says what is wrong with it."""
         text = self.destination()
         if not text:
             raise ValueError("Choose a destination folder.")
         dest = Path(text).expanduser()
         if not dest.is_absolute():
             raise ValueError("Type the full path of the destination folder, or use Browse.")
-        return self._groups_now(), dest, self.mode(), Path(self._library.folder)
+        return dest
 
     def _refresh_preview(self, *, keep_run_error: bool = False) -> None:
-        """Plan again for the current options, in a thread: plan_export stats every photo
-        (about 0.2 ms each, so seconds at 100k). A result for outdated options is dropped."""
+        """Plan again for the current options and clusters, as a task: plan_export stats
+        every photo (about 0.2 ms each, so seconds at 100k). A plan for outdated options or
+        clusters is not shown; the newest request is planned when the running one ends."""
         self._timer.stop()
         self._update_mode_note()
+        self._update_unsorted_box()
         if not keep_run_error:
             self._run_error = ""
         self._gen += 1
-        self._plan = None
+        self._plan = self._plan_groups = None
         self._export_btn.setEnabled(False)
-        if not self._planning:
+        if self._planning is None:
             self._launch_plan()
         if self._planned_gen != self._gen:
-            self._summary.setText("Updating the preview…")
+            self._summary.setText("Updating the preview\u2026")
 
     def _launch_plan(self) -> None:
         gen = self._gen
         try:
-            args = self._plan_args()
+            dest = self._destination_path()
         except ValueError as err:
-            self._on_planned(gen, None, str(err))
+            self._planning = (gen, None)
+            self._on_planned(None, str(err))
             return
-        self._planning = True
-        threading.Thread(target=self._plan_in_thread, args=(gen, args), daemon=True,
-                         name="export-preview").start()
+        groups, mode, root = self._groups_now(), self.mode(), Path(self._session.folder)
+        self._planning = (gen, groups)
+        self._planner.start("preview", lambda ctx: export_core.plan_export(groups, dest, mode=mode, source_root=root))
 
-    def _plan_in_thread(self, gen: int, args: tuple) -> None:
-        groups, dest, mode, root = args
-        try:
-            plan, err = export_core.plan_export(groups, dest, mode=mode, source_root=root), ""
-        except BaseException as e:  # noqa: BLE001 - every failure becomes a sentence
-            if not isinstance(e, (PhotoclustError, OSError)):
-                log.exception("export preview failed")
-            plan, err = None, _sentence(e)
-        try:
-            call_in_gui(self._bridge.planned.emit, gen, plan, err)   # queued to the GUI thread
-        except RuntimeError:   # the dialog is gone
-            pass
+    def _on_plan_finished(self, _name: str, plan) -> None:
+        self._on_planned(plan, "")
 
-    @Slot(int, object, str)
-    def _on_planned(self, gen: int, plan, error: str) -> None:
-        self._planning = False
-        if gen != self._gen:       # the options changed meanwhile: plan for the new ones
+    def _on_plan_failed(self, _name: str, error: str) -> None:
+        self._on_planned(None, error)
+
+    def _on_planned(self, plan, error: str) -> None:
+        (gen, groups), self._planning = self._planning, None
+        if gen != self._gen:       # the options or the clusters changed meanwhile: plan for now
             self._launch_plan()
             return
-        self._plan, self._plan_error, self._planned_gen = plan, error, gen
+        self._plan, self._plan_groups, self._plan_error, self._planned_gen = plan, groups, error, gen
         self._show_errors()
         rows = plan.folders if plan is not None else []
         self._table.setRowCount(len(rows))
@@ -340,20 +341,9 @@ class ExportDialog(QtWidgets.QDialog):
         self._previewReady.emit()
 
     # -- running ------------------------------------------------------------------------------
-    def _start(self, fn, on_success) -> None:
-        self._thread = QtCore.QThread(self)
-        self._worker = _Worker(fn)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._worker.progressed.connect(self._on_progress)
-        # Bound methods of this dialog, not lambdas: PySide runs a lambda slot in the
-        # emitting (worker) thread, and these touch widgets.
+    def _start(self, name: str, job, on_success) -> None:
         self._on_success = on_success
-        self._worker.succeeded.connect(self._on_succeeded)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.succeeded.connect(self._thread.quit)
-        self._worker.failed.connect(self._thread.quit)
-        self._thread.finished.connect(self._on_thread_done)
+        self._run_left_manifest = False
         for w in (self._dest, self._mode, self._unsorted_box, self._export_btn, self._undo_btn):
             w.setEnabled(False)
         self._run_error = ""
@@ -361,33 +351,45 @@ class ExportDialog(QtWidgets.QDialog):
         self._progress.setRange(0, 0)
         self._cancel_btn.setEnabled(True)
         self._progress_box.show()
-        self._thread.start()
+        # A result that lands after Cancel is kept: the files it stands for are on disk.
+        self._runner.start(name, job, discard_if_cancelled=False)
 
-    @Slot(object)
-    def _on_succeeded(self, result) -> None:
-        self._on_success(result)
-
-    @Slot(int, int)
-    def _on_progress(self, done: int, total: int) -> None:
+    def _on_progress(self, done: int, total: int, stage: str) -> None:
         self._progress.setRange(0, max(total, 1))
         self._progress.setValue(done)
 
     def start_export(self) -> None:
-        """Run the previewed plan in a worker. A plan made a while ago is still safe:
-        run_export checks it again and never overwrites a file that appeared since."""
+        """Export the clusters as the session holds them now. The previewed plan is used when
+        they have not changed since it was made; else the export plans again first. A plan
+        made a while ago is still safe: run_export checks it again and never overwrites a
+        file that appeared since."""
         if self.is_running():
             return
         self.wait_for_preview()
         if self._plan is None:
             return
-        plan = self._plan
+        plan, groups = self._plan, self._groups_now()
+        if groups != self._plan_groups:   # an edit since the preview: export what is there now
+            dest, mode, root = plan.dest, plan.mode, Path(self._session.folder)
+
+            def fresh_plan(ctx):
+                ctx.progress(0, 0, "plan")
+                return export_core.plan_export(groups, dest, mode=mode, source_root=root)
+        else:
+            def fresh_plan(ctx):
+                return plan
+
+        def job(ctx):
+            p = fresh_plan(ctx)
+            ctx.check_cancel()
+            return p, export_core.run_export(p, progress=ctx.progress, cancel=ctx.cancelled)
+
         self._result_box.hide()
-        self._start(lambda progress, cancel: export_core.run_export(plan, progress=progress, cancel=cancel),
-                    lambda manifest: self._on_exported(plan, manifest))
+        self._start("export", _keeping_manifest(job), lambda result: self._on_exported(*result))
 
     def cancel_export(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        if self.is_running():
+            self._runner.cancel()
             self._cancel_btn.setEnabled(False)
 
     def _on_exported(self, plan, manifest) -> None:
@@ -396,25 +398,27 @@ class ExportDialog(QtWidgets.QDialog):
         self._show_result(f"{_VERB.get(plan.mode, 'Exported')} {n} photos into {k} folders in {plan.dest}.")
         self._pending = (self.exportFinished, str(manifest))
 
-    @Slot(str, str)
-    def _on_failed(self, message: str, manifest: str) -> None:
+    def _on_run_partial(self, kind: str, payload) -> None:
+        if kind == "manifest":   # stopped part-way: what was done can be undone
+            self._manifest = Path(payload)
+            self._run_left_manifest = True
+
+    def _on_run_finished(self, _name: str, result) -> None:
+        self._on_success(result)
+
+    def _on_run_failed(self, _name: str, message: str) -> None:
         self._run_error = message
         self._show_errors()
-        if manifest:   # cancelled or stopped part-way: what was done can be undone
-            self._manifest = Path(manifest)
+        if self._run_left_manifest:
             self._show_result("Part of the export was done; Undo export reverses it.")
 
     def _show_result(self, text: str) -> None:
         self._result.setText(text)
         self._result_box.show()
 
-    @Slot()
-    def _on_thread_done(self) -> None:
-        self._thread.deleteLater()
-        self._worker.deleteLater()
-        self._thread = self._worker = None
+    def _on_run_idle(self) -> None:
         self._progress_box.hide()
-        for w in (self._dest, self._mode, self._unsorted_box):
+        for w in (self._dest, self._mode):
             w.setEnabled(True)
         self._undo_btn.setEnabled(self._manifest is not None)
         self._refresh_preview(keep_run_error=True)
@@ -438,8 +442,7 @@ class ExportDialog(QtWidgets.QDialog):
         if self.is_running() or self._manifest is None:
             return
         manifest = self._manifest
-        self._start(lambda progress, cancel: export_core.undo_export(manifest, progress=progress),
-                    self._on_undone)
+        self._start("undo", lambda ctx: export_core.undo_export(manifest, progress=ctx.progress), self._on_undone)
         self._cancel_btn.setEnabled(False)   # undo runs to the end; it is safe to repeat
 
     def _on_undone(self, report) -> None:
@@ -472,6 +475,10 @@ class ExportDialog(QtWidgets.QDialog):
         return self._last_undo
 
     # -- closing --------------------------------------------------------------------------------
+    def done(self, result: int) -> None:
+        self._stop_listening()
+        super().done(result)
+
     def reject(self) -> None:
         """Closing while running cancels first and closes when the worker has stopped."""
         if self.is_running():
@@ -485,4 +492,5 @@ class ExportDialog(QtWidgets.QDialog):
             ev.ignore()
             self.reject()
         else:
+            self._stop_listening()
             super().closeEvent(ev)

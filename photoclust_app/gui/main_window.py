@@ -12,28 +12,28 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QLabel, QLineEdit, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget)
 
-from photoclust_app.core.errors import LibraryError, LibraryLocked
+from photoclust_app.core.errors import LibraryDamaged, LibraryError, LibraryLocked
 from photoclust_app.core.store.library import Library
 from photoclust_app.core.editing.session import Session, SessionState
 from photoclust_app.gui import jobs
 from photoclust_app.gui.actions import WindowActions
 from photoclust_app.engine.engine import Engine
-from photoclust_app.gui.map_slot import make_map, map_colors
+from photoclust_app.gui.map_items import cluster_color
+from photoclust_app.gui.map_view import MapView
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
 from photoclust_app.gui.progress_panel import NoticeLabel, ProgressPanel, SkippedButton
 from photoclust_app.gui.selection import LinkedSelection
 from photoclust_app.gui.thumbnails import ThumbnailLoader
-from photoclust_app.gui.views import ClusterListView, PhotoGridView
-from photoclust_app.gui.workers import TaskRunner
+from photoclust_app.gui.views import ClusterListView, FilterEdit, PhotoGridView
+from photoclust_app.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
 
 class MainWindow(LinkedSelection, QMainWindow):
-    folderOpened = Signal(str)
     stateInstalled = Signal()      # the session holds a fresh state (saved, or after indexing)
     taskEnded = Signal(str, str)   # task name, outcome: "finished" | "cancelled" | "failed"
 
@@ -61,6 +61,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._connect()
         self._update_title()
         self._restore_geometry()
+        self.cluster_view.setFocus()   # not the filter box, first in the focus chain
 
     # -- settings ------------------------------------------------------------------------
     @property
@@ -75,11 +76,11 @@ class MainWindow(LinkedSelection, QMainWindow):
     def _build_ui(self) -> None:
         self.setWindowTitle("photoclust")
         self.resize(1400, 900)
-        self.filter_edit = QLineEdit()
+        self.filter_edit = FilterEdit()
         self.filter_edit.setPlaceholderText("Filter clusters (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
-        self.map_view = make_map(self)
-        self.cluster_view = ClusterListView(lambda: self.thumbnails, color_for=map_colors(self.map_view))
+        self.map_view = MapView(self)
+        self.cluster_view = ClusterListView(lambda: self.thumbnails, color_for=cluster_color)
         self.cluster_view.setModel(self.cluster_model)
         left = QWidget()
         lay = QVBoxLayout(left)
@@ -174,6 +175,8 @@ class MainWindow(LinkedSelection, QMainWindow):
                 return False
             self.tell(f"{err} Opened read-only: edits are off.", error=True)
             index = False
+        except LibraryDamaged as err:
+            return self._offer_repair(folder, err, index=index)
         except LibraryError as err:
             self.tell(str(err), error=True)
             return False
@@ -193,9 +196,42 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._update_title()
         self.actions.update()
         self.actions.load_granularity()
-        self.folderOpened.emit(str(lib.folder))
         self.start_open_job(index=index and not lib.readonly)
         return True
+
+    def _offer_repair(self, folder, err: LibraryDamaged, *, index: bool) -> bool:
+        """A damaged library: say so, and offer to move it aside (kept) and start afresh."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from photoclust_app.core.store.connection import hold_writer_lock
+        from photoclust_app.core.store.damage import move_aside
+        from photoclust_app.core.store.location import library_path_for
+
+        path = library_path_for(Path(folder).expanduser().resolve())
+        answer = self.ask_repair(str(err).split(" Run ")[0], path)
+        if answer != QMessageBox.StandardButton.Yes:
+            self.tell(str(err), error=True)
+            return False
+        try:
+            with hold_writer_lock(path):
+                kept = move_aside(path)
+        except (OSError, LibraryError) as move_err:
+            self.tell(f"The damaged library could not be moved aside ({move_err}).", error=True)
+            return False
+        opened = self.open_folder(folder, index=index)
+        if opened:
+            self.tell(f"The damaged library was moved aside to {kept}; photoclust is indexing the folder afresh.")
+        return opened
+
+    def ask_repair(self, what: str, path: Path):
+        """Ask whether to move a damaged library aside (tests replace this)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        return QMessageBox.question(
+            self, "Damaged library",
+            f"{what}\n\nMove it aside and index the folder again? The damaged file is kept next to it "
+            f"({path.name}.damaged-…); your photos are not touched.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
 
     def start_open_job(self, *, index: bool = True) -> bool:
         job = jobs.open_folder_job(self.library, lambda: self.session.generation if self.session else -1,
@@ -212,6 +248,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.start_open_job(index=True)
 
     def _close_folder(self) -> None:
+        self.actions.close_export()   # it holds this folder's session
         if self.thumbnails is not None:
             self.thumbnails.close()
         self.cluster_model.set_session(None)
@@ -279,8 +316,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._update_summary()
         self.taskEnded.emit(name, "finished")
 
-    def _on_task_cancelled(self, name: str) -> None:
-        self.tell("Cancelled; the work done so far is kept.")
+    def _on_task_cancelled(self, name: str, message: str) -> None:
+        self.tell(message)
         self.taskEnded.emit(name, "cancelled")
 
     def _on_task_failed(self, name: str, message: str) -> None:

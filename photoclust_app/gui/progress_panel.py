@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QHeaderVi
                                QPushButton, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from photoclust_app.core.display import printable_path
-from photoclust_app.gui.workers import RateMeter
+from photoclust_app.gui.tasks import RateMeter
 
 STAGE_NAMES = {"scan": "Finding photos", "hash": "Checking for changes", "index": "Indexing",
                "cluster": "Clustering", "umap": "Reducing", "hdbscan": "Clustering", "layout": "Laying out the map",

@@ -4,14 +4,26 @@ A mixin of MainWindow (it uses the window's views, models and session). The list
 what the grid shows; the grid's selection (or else the shown clusters) is highlighted on
 the map; photos picked on the map select their clusters in the list and themselves in the
 grid. ``_syncing`` stops the echo while one side updates the others.
+
+Selections are kept as row ranges, never as one index per photo: at 100k photos a list of
+QModelIndex (``selectedIndexes``) or one range per photo (which Qt then compares pairwise
+with the old selection) costs seconds. ``selected_photos`` slices the grid's ids by range;
+``select_photos`` looks rows up in the grid's id -> row dict and selects contiguous runs.
 """
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+# Qt compares an old and a new selection range by range (O(old x new)); past this many
+# ranges on both sides, clearing first is cheaper.
+_FRAGMENTED = 64
 
 
 class LinkedSelection:
     _syncing = False
+    _quiet = False
 
     def selected_clusters(self) -> list[int | None]:
         rows = sorted(i.row() for i in self.cluster_view.selectionModel().selectedRows())
@@ -19,23 +31,41 @@ class LinkedSelection:
                 if self.cluster_model.kind(r) != "new"]
 
     def selected_photos(self) -> list[int]:
-        rows = sorted(i.row() for i in self.grid_view.selectionModel().selectedIndexes())
-        return [self.grid_model.photo_ids()[r] for r in rows]
+        """The selected photos in grid order."""
+        out: list[int] = []
+        for lo, hi in _row_runs(self.grid_view.selectionModel().selection()):
+            out += self.grid_model.ids_in_rows(lo, hi)
+        return out
+
+    def has_selected_photos(self) -> bool:
+        return self.grid_view.selectionModel().hasSelection()
 
     def select_clusters(self, cluster_ids: list[int | None]) -> None:
         sel = _rows_of(self.cluster_model, cluster_ids)
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
         self.cluster_view.selectionModel().select(sel, flags)
         if not sel.isEmpty():
-            self.cluster_view.selectionModel().setCurrentIndex(sel.indexes()[0],
-                                                               QItemSelectionModel.SelectionFlag.NoUpdate)
-            self.cluster_view.scrollTo(sel.indexes()[0])
+            first = sel[0].topLeft()
+            self.cluster_view.selectionModel().setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.cluster_view.scrollTo(first)
 
     def select_photos(self, photo_ids: list[int]) -> None:
         sel = _rows_of(self.grid_model, photo_ids)
-        self.grid_view.selectionModel().select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        model = self.grid_view.selectionModel()
+        if len(sel) > _FRAGMENTED and len(model.selection()) > _FRAGMENTED:
+            with self._quietly():   # one announcement below, not two
+                model.clearSelection()
+        model.select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         if not sel.isEmpty():
-            self.grid_view.scrollTo(sel.indexes()[0])
+            self.grid_view.scrollTo(sel[0].topLeft())
+
+    @contextlib.contextmanager
+    def _quietly(self):
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
 
     def _on_cluster_selection(self, *_) -> None:
         self.grid_model.set_clusters(self.selected_clusters())
@@ -45,6 +75,8 @@ class LinkedSelection:
         self.actions.update()
 
     def _on_grid_selection(self, *_) -> None:
+        if self._quiet:
+            return
         if not self._syncing:
             self._push_map_selection()
         self.actions.update()
@@ -93,11 +125,28 @@ class LinkedSelection:
 
 
 def _rows_of(model, keys) -> QItemSelection:
-    """The rows of MODEL holding KEYS (via its row_of; keys it lacks are skipped)."""
+    """The rows of MODEL holding KEYS (via its row_of; keys it lacks are skipped), as one
+    range per run of consecutive rows."""
+    rows = sorted({r for r in map(model.row_of, keys) if r >= 0})
     sel = QItemSelection()
-    for key in keys:
-        row = model.row_of(key)
-        if row >= 0:
-            idx = model.index(row)
-            sel.select(idx, idx)
+    i = 0
+    while i < len(rows):
+        j = i
+        while j + 1 < len(rows) and rows[j + 1] == rows[j] + 1:
+            j += 1
+        sel.select(model.index(rows[i]), model.index(rows[j]))
+        i = j + 1
     return sel
+
+
+def _row_runs(selection: QItemSelection) -> list[tuple[int, int]]:
+    """(first, last) row of each run of selected rows, in order, overlaps merged."""
+    spans = sorted((r.top(), r.bottom()) for r in selection if r.isValid())
+    runs: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if runs and lo <= runs[-1][1] + 1:
+            if hi > runs[-1][1]:
+                runs[-1] = (runs[-1][0], hi)
+        else:
+            runs.append((lo, hi))
+    return runs

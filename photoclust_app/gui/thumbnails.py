@@ -1,7 +1,8 @@
 """Thumbnails for the grid, the cluster mosaics and the map's hover: loaded off the GUI thread.
 
 Worker threads (QThreadPool) read the stored JPEG bytes through their own read-only library
-connection and decode them into a QImage (never a QPixmap: that is GUI-thread only). The GUI
+connection and decode them into a QImage (never a QPixmap: that is GUI-thread only), and hand
+each over with ``call_in_gui`` as every background task does (gui/tasks/). The GUI
 thread turns each into a QPixmap once and keeps it in an LRU cache. Requests are served
 newest first and old ones are dropped, so fast scrolling through 10,000 photos loads what is
 on screen now rather than what scrolled past a second ago.
@@ -14,22 +15,16 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
 
-from photoclust_app.gui.gui_thread import call_in_gui
+from photoclust_app.gui.tasks import call_in_gui, prepare
 
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 160
 MAX_QUEUED = 400
 MAX_THUMB_PIXELS = 40_000_000  # stored thumbnails are ~256 px; anything this big is hostile
-
-
-class _Bridge(QObject):
-    """Carries decoded images from pool threads to the GUI thread (queued signal)."""
-
-    decoded = Signal(int, QImage)
 
 
 class _Runner(QRunnable):
@@ -49,7 +44,7 @@ class _Runner(QRunnable):
             except Exception:  # one bad thumbnail must not stop the others
                 log.exception("Thumbnail %s failed", pid)
                 image = QImage()
-            call_in_gui(loader._bridge.decoded.emit, pid, image)
+            call_in_gui(loader._on_decoded, pid, image)  # the tasks' hand-over, never a signal
 
 
 class ThumbnailLoader(QObject):
@@ -81,8 +76,7 @@ class ThumbnailLoader(QObject):
         self._closed = False
         self._local = threading.local()
         self._libs: list = []
-        self._bridge = _Bridge()
-        self._bridge.decoded.connect(self._on_decoded)
+        prepare()   # the hand-over to the GUI thread exists before any decode finishes
 
     # -- GUI-thread API ------------------------------------------------------------------
     def pixmap(self, photo_id: int) -> QPixmap | None:
@@ -143,7 +137,6 @@ class ThumbnailLoader(QObject):
             lib.close()
         self._libs.clear()
 
-    @Slot(int, QImage)
     def _on_decoded(self, photo_id: int, image: QImage) -> None:
         with self._lock:
             self._queued.discard(photo_id)
@@ -241,12 +234,3 @@ def placeholder(size: int = THUMB_SIZE) -> QPixmap:
         _PLACEHOLDERS[key] = pm
     return pm
 
-
-class FakeThreadPool:
-    """Runs tasks inline when started: deterministic thumbnails in tests (after Picard)."""
-
-    def start(self, runnable: QRunnable) -> None:
-        runnable.run()
-
-    def waitForDone(self, msecs: int = -1) -> bool:
-        return True

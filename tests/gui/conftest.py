@@ -15,6 +15,13 @@ _ISOLATED = tempfile.mkdtemp(prefix="photoclust-gui-tests-")
 for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
     os.environ[var] = os.path.join(_ISOLATED, var.lower())
 os.environ["PHOTOCLUST_LOG_DIR"] = os.path.join(_ISOLATED, "log")
+# No network for model weights, whatever the machine has: the engine process that indexes
+# for the window inherits the environment of the multiprocessing fork server, which starts
+# with the first engine, so this is set here, before any test runs (a fixture's monkeypatch
+# would not reach it). The Hugging Face cache is empty too: it lives under XDG_CACHE_HOME.
+os.environ["HF_HUB_OFFLINE"] = "1"
+for var in ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+    os.environ.pop(var, None)
 
 import io  # noqa: E402
 import shutil  # noqa: E402
@@ -57,6 +64,17 @@ def make_photos(folder: Path, per_group: int = PER_GROUP, seed: int = 0) -> list
             _photo(g, i, rng).save(p, quality=85)
             out.append(p)
     return out
+
+
+class InlineThreadPool:
+    """Stands in for the thumbnail loader's QThreadPool: runs each decode at once, in the
+    calling thread, so thumbnails are deterministic in tests (after Picard)."""
+
+    def start(self, runnable) -> None:
+        runnable.run()
+
+    def waitForDone(self, msecs: int = -1) -> bool:  # noqa: N802 (Qt name)
+        return True
 
 
 def build_library(folder: Path) -> None:
@@ -120,6 +138,15 @@ def built_folder(tmp_path, _built_template) -> Path:
     dest = tmp_path / "photos"
     shutil.copytree(_built_template, dest)
     return dest
+
+
+@pytest.fixture
+def no_network():
+    """For a test that needs model weights to be unobtainable: checks that the environment set
+    at the top of this file, which the engine process inherits, is still in force."""
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    assert os.environ["XDG_CACHE_HOME"].startswith(_ISOLATED)
+    assert not any(os.environ.get(v) for v in ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"))
 
 
 @pytest.fixture

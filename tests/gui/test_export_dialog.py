@@ -1,4 +1,5 @@
-"""ExportDialog over a small real Library (no model): preview, copy export, undo, errors."""
+"""ExportDialog over a Session on a small real Library (no model): preview, copy export, undo,
+errors, and edits made while it is open."""
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -14,6 +15,7 @@ from PIL import Image
 from PySide6 import QtCore, QtGui
 
 from photoclust_app.core import export as export_core
+from photoclust_app.core.editing.session import Session
 from photoclust_app.core.store.library import IndexedPhoto, Library
 from photoclust_app.core.records import PhotoMeta, PhotoRecord
 from photoclust_app.gui.export_dialog import ExportDialog
@@ -51,8 +53,13 @@ def library(tmp_path):
 
 
 @pytest.fixture
-def dialog(qtbot, library):
-    d = ExportDialog(library)
+def session(library):
+    return Session(library)
+
+
+@pytest.fixture
+def dialog(qtbot, session):
+    d = ExportDialog(session)
     qtbot.addWidget(d)
     return d
 
@@ -87,26 +94,76 @@ def test_typing_a_destination_refreshes_after_a_pause(dialog, tmp_path, qtbot):
 def test_preview_plans_off_the_gui_thread_and_drops_stale_results(dialog, tmp_path, qtbot, monkeypatch):
     dialog.wait_for_preview()                               # the plan for the default destination
     real = export_core.plan_export
-    threads = []
+    threads, gate = [], threading.Event()
 
-    def slow_plan(*args, **kw):
+    def held_plan(*args, **kw):
         threads.append(threading.current_thread())
-        time.sleep(0.3)
+        gate.wait(30)                                       # held until the test lets it go
         return real(*args, **kw)
 
-    monkeypatch.setattr(export_core, "plan_export", slow_plan)
-    t0 = time.perf_counter()
+    monkeypatch.setattr(export_core, "plan_export", held_plan)
     dialog.set_destination(tmp_path / "a")
     dialog.set_mode("symlink")
     dialog.set_destination(tmp_path / "b")
-    assert time.perf_counter() - t0 < 0.25                  # the GUI thread did not wait
+    # Back here while the first plan is still held: the GUI thread did not wait for it.
+    assert not gate.is_set() and len(threads) == 1 and dialog._planner.is_running()
     assert not dialog._export_btn.isEnabled() and "Updating" in dialog._summary.text()
+    gate.set()
     rows = dialog.preview_rows()
     assert rows == [("Dogs", 3), ("Cats_Kittens", 2), ("dogs (2)", 1)]
     assert dialog._plan.dest == (tmp_path / "b").resolve() and dialog._plan.mode == "symlink"
     assert threading.main_thread() not in threads
     assert len(threads) == 2        # the first plan ran; the two requests made during it became one
     assert dialog._export_btn.isEnabled()
+
+
+def _ids(library):
+    return {p.relpath: p.id for p in library.photos()}
+
+
+def test_preview_follows_session_edits_while_open(dialog, session, library, tmp_path, qtbot):
+    dialog.set_destination(tmp_path / "out")
+    dialog.set_include_unsorted(True)
+    assert dialog.preview_rows() == [("Dogs", 3), ("Cats_Kittens", 2), ("dogs (2)", 1), ("Unsorted", 2)]
+    assert "(2 photos)" in dialog._unsorted_box.text()
+    dogs, cats = session.cluster_ids()[:2]
+    session.rename(dogs, "Hounds")
+    session.move([_ids(library)["g.jpg"]], cats)
+    qtbot.waitUntil(lambda: dialog._planned_gen == dialog._gen and dialog._plan is not None
+                    and ("Hounds", 3) in dialog._plan.folders, timeout=10000)   # no option touched
+    # "dogs" no longer collides with "Dogs": it needs no suffix now
+    assert dialog.preview_rows() == [("Hounds", 3), ("Cats_Kittens", 3), ("dogs", 1), ("Unsorted", 1)]
+    assert "(1 photos)" in dialog._unsorted_box.text()
+
+
+def test_export_after_rename_and_move_exports_the_session_as_it_is(dialog, session, library, tmp_path, qtbot):
+    dest = tmp_path / "out"
+    dialog.set_destination(dest)
+    assert dialog.preview_rows() == [("Dogs", 3), ("Cats_Kittens", 2), ("dogs (2)", 1)]
+    ids = _ids(library)
+    dogs, cats = session.cluster_ids()[:2]
+    session.rename(dogs, "Hounds")
+    session.move([ids["a.jpg"]], cats)
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()                       # at once: the preview may not have caught up
+    assert sorted(p.name for p in dest.iterdir() if p.is_dir()) == ["Cats_Kittens", "Hounds", "dogs"]
+    assert sorted(p.name for p in (dest / "Hounds").iterdir()) == ["b.jpg", "c.jpg"]
+    assert sorted(p.name for p in (dest / "Cats_Kittens").iterdir()) == ["a.jpg", "d.jpg", "e.jpg"]
+    assert "Copied 6 photos into 3 folders" in dialog._result.text()
+
+
+@pytest.mark.parametrize("shown", [True, False])
+def test_closing_stops_listening_to_the_session(dialog, session, qtbot, shown):
+    dialog.wait_for_preview()
+    session.rename(session.cluster_ids()[0], "Sooner")
+    assert dialog._timer.isActive()                       # open: an edit plans the preview again
+    dialog.wait_for_preview()
+    if shown:
+        dialog.show()
+        qtbot.waitExposed(dialog)
+    dialog.close()
+    session.rename(session.cluster_ids()[0], "Later")
+    assert not dialog._timer.isActive()                   # closed: the session no longer calls it
 
 
 def test_copy_export_then_undo(dialog, library, tmp_path, qtbot, monkeypatch):

@@ -7,7 +7,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
 
 import io  # noqa: E402
-import time  # noqa: E402
 
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
@@ -18,7 +17,9 @@ from photoclust_app.core.records import Skip  # noqa: E402
 from photoclust_app.core.editing.session import Session  # noqa: E402
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel  # noqa: E402
 from photoclust_app.gui.progress_panel import SkippedButton, SkippedDialog  # noqa: E402
-from photoclust_app.gui.thumbnails import THUMB_SIZE, FakeThreadPool, ThumbnailLoader, placeholder  # noqa: E402
+from photoclust_app.gui.thumbnails import THUMB_SIZE, ThumbnailLoader, placeholder  # noqa: E402
+
+from conftest import InlineThreadPool  # noqa: E402
 
 
 def _big_jpeg() -> bytes:
@@ -71,15 +72,12 @@ def hostile_library(built_folder):
 
 def test_hostile_thumbnail_bytes_give_placeholder_not_crash(hostile_library, qapp):
     folder, cases, _ = hostile_library
-    loader = ThumbnailLoader(folder, pool=FakeThreadPool())
+    loader = ThumbnailLoader(folder, pool=InlineThreadPool())
     loaded = []
     loader.loaded.connect(loaded.append)
     try:
         for case, pid in cases.items():
-            t = time.perf_counter()
             assert loader.pixmap(pid) is None  # first ask: starts loading (inline here)
-            took = time.perf_counter() - t
-            assert took < 5, f"{case}: {took:.1f} s"
             assert pid in loaded and loader.is_loaded(pid), case
             pm = loader.pixmap(pid)
             want = HOSTILE.get(case, (None, False))[1]
@@ -98,7 +96,7 @@ def test_hostile_thumbnail_bytes_give_placeholder_not_crash(hostile_library, qap
 def test_grid_shows_placeholder_for_broken_thumbnails_and_odd_names(hostile_library, qapp):
     folder, cases, ids = hostile_library
     lib = Library.open(folder)
-    loader = ThumbnailLoader(folder, pool=FakeThreadPool())
+    loader = ThumbnailLoader(folder, pool=InlineThreadPool())
     try:
         session = Session(lib)
         grid = PhotoGridModel(session, loader)

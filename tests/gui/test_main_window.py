@@ -1,6 +1,7 @@
 """The real window on a hand-clustered library: selection linked between list, grid and map;
 edits from keys, menus and drops; undo/redo; everything still there after reopening."""
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QLineEdit
 
 from photoclust_app.gui.models.cluster_list_model import SizeRole
 
@@ -59,10 +60,10 @@ def test_rename_with_f2_in_place(opened, qtbot):
     view.setFocus()
     view.setCurrentIndex(win.cluster_model.index(0))
     qtbot.keyClick(view, Qt.Key.Key_F2)
-    editor = view.findChild(type(win.filter_edit))
+    editor = view.findChild(QLineEdit)
     qtbot.waitUntil(lambda: view.indexWidget(win.cluster_model.index(0)) is not None
                     or (editor is not None and editor.isVisible()))
-    editor = [e for e in view.findChildren(type(win.filter_edit)) if e.isVisible()][0]
+    editor = [e for e in view.findChildren(QLineEdit) if e.isVisible()][0]
     assert editor.text() == "red things"
     editor.setText("Tomatoes")
     qtbot.keyClick(editor, Qt.Key.Key_Return)
@@ -247,7 +248,7 @@ def test_map_hover_gets_thumbnail_and_file_name(opened, qtbot):
 
 def test_progress_panel_shows_stage_count_rate_and_time_left(qtbot):
     from photoclust_app.gui.progress_panel import ProgressPanel
-    from photoclust_app.gui.workers import RateMeter
+    from photoclust_app.gui.tasks import RateMeter
 
     panel = ProgressPanel()
     qtbot.addWidget(panel)
@@ -270,3 +271,153 @@ def test_reopening_the_same_folder_stays_writable(opened, built_folder, qtbot):
     assert win.open_folder(built_folder, index=False)
     wait_idle(qtbot, win)
     assert not win.library.readonly and len(win.session.clusters()) == 3
+
+
+def test_export_dialog_exports_edits_made_while_it_is_open(opened, qtbot, tmp_path):
+    """The dialog is not modal: a rename and a move made after it opened are what is exported."""
+    win = opened
+    red, green, blue = win.session.cluster_ids()
+    win.actions.export.trigger()
+    dlg = win.actions.export_dialog
+    dlg.set_destination(tmp_path / "out")
+    dlg.set_include_unsorted(True)
+    assert dict(dlg.preview_rows()) == {"red things": 12, "green things": 12, "blue things": 12, "Unsorted": 6}
+    moved = win.session.members(None)[:2]
+    win.session.rename(red, "Tomatoes")
+    win.session.move(moved, green)
+    win.session.merge(blue, green)
+    assert dict(dlg.preview_rows()) == {"Tomatoes": 12, "green things": 26, "Unsorted": 4}
+    with qtbot.waitSignal(dlg.exportFinished, timeout=30000):
+        dlg.start_export()
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["Tomatoes", "Unsorted", "green things"]
+    green_files = {p.name for p in (out / "green things").iterdir()}
+    assert {win.session.photo_path(p).name for p in moved} <= green_files and len(green_files) == 26
+    assert len(list((out / "Unsorted").iterdir())) == 4
+    dlg.close()
+
+
+def test_export_dialog_reads_the_session_at_export_time(opened, qtbot, tmp_path):
+    """An edit between the last preview and Export still reaches the export."""
+    win = opened
+    red = win.session.cluster_ids()[0]
+    win.actions.export.trigger()
+    dlg = win.actions.export_dialog
+    dlg.set_destination(tmp_path / "out")
+    dlg.wait_for_preview()
+    win.session.rename(red, "Tomatoes")
+    with qtbot.waitSignal(dlg.exportFinished, timeout=30000):
+        dlg.start_export()                  # no preview asked for in between
+    assert (tmp_path / "out" / "Tomatoes").is_dir() and not (tmp_path / "out" / "red things").exists()
+    dlg.close()
+
+
+def test_selections_are_row_ranges_not_one_index_per_photo(opened, monkeypatch):
+    """What keeps selecting 100k photos interactive (figures: photoclust_app/gui/bench_gui.py)."""
+    win = opened
+    win.select_clusters(win.session.cluster_ids() + [None])
+    grid, sel = win.grid_model, win.grid_view.selectionModel()
+    assert grid.rowCount() == 42
+    block = grid.photo_ids()[5:30]
+    win.select_photos(list(reversed(block)))
+    assert len(sel.selection()) == 1                     # one contiguous run: one range
+    assert win.selected_photos() == block                # in grid order
+    assert sorted(win.map_view.selected_ids()) == sorted(block)
+    scattered = grid.photo_ids()[::3]
+    win.select_photos(scattered)
+    assert len(sel.selection()) == len(scattered) and win.selected_photos() == scattered
+    win.grid_view.selectAll()
+    assert len(sel.selection()) == 1 and win.selected_photos() == grid.photo_ids()
+    assert len(win.map_view.selected_ids()) == 42
+    copies = []
+    real = type(grid).photo_ids
+    monkeypatch.setattr(type(grid), "photo_ids", lambda self: copies.append(1) or real(self))
+    assert len(win.selected_photos()) == 42 and copies == []   # no copy of the id list per photo
+    win.actions.update()
+    assert copies == [] and win.actions.move_to.isEnabled()
+
+
+def test_fragmented_selection_replaced_by_another_reaches_the_map_once(opened, monkeypatch):
+    from photoclust_app.gui import selection
+
+    win = opened
+    win.select_clusters(win.session.cluster_ids() + [None])
+    grid = win.grid_model
+    win.select_photos(grid.photo_ids()[::2])
+    pushed = []
+    real = win.map_view.set_selection
+    monkeypatch.setattr(win.map_view, "set_selection", lambda ids: (pushed.append(sorted(ids)), real(ids)))
+    monkeypatch.setattr(selection, "_FRAGMENTED", 4)
+    win.select_photos(grid.photo_ids()[1::2])        # cleared quietly first, then selected
+    assert pushed == [sorted(grid.photo_ids()[1::2])]   # not the whole grid in between
+    assert win.selected_photos() == grid.photo_ids()[1::2]
+
+
+def _activate(win, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+
+
+def test_ctrl_z_undoes_at_start_up_not_swallowed_by_the_filter(opened, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    win = opened
+    _activate(win, qtbot)
+    focus = QApplication.focusWidget()
+    assert focus is not win.filter_edit               # start-up focus is not the filter box
+    win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
+    qtbot.keyClick(focus, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert names(win)[0] == "red things"
+
+
+def test_ctrl_z_in_an_untouched_filter_box_undoes_the_edit(opened, qtbot):
+    win = opened
+    _activate(win, qtbot)
+    win.filter_edit.setFocus()
+    qtbot.waitUntil(win.filter_edit.hasFocus)
+    win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
+    qtbot.keyClick(win.filter_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert names(win)[0] == "red things"              # the window's undo, not the box's
+    qtbot.keyClicks(win.filter_edit, "gre")
+    qtbot.keyClick(win.filter_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert names(win)[0] == "red things" and win.filter_edit.text() != "gre"   # its own typing first
+
+
+def test_focus_does_not_jump_into_the_filter_when_a_task_disables_the_slider(opened, qtbot):
+    import threading
+
+    from PySide6.QtWidgets import QApplication
+
+    win = opened
+    _activate(win, qtbot)
+    win.actions.granularity.setFocus()                # the user just dragged it
+    qtbot.waitUntil(win.actions.granularity.hasFocus)
+    release = threading.Event()
+    win.runner.start("busy", lambda ctx: release.wait(10))   # stands in for a re-cluster
+    win.actions.update()                               # busy: the slider is disabled
+    try:
+        assert not win.actions.granularity.isEnabled()
+        assert QApplication.focusWidget() is not win.filter_edit
+        win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+        assert names(win)[0] == "red things"
+    finally:
+        release.set()
+        wait_idle(qtbot, win)
+
+
+def test_escape_in_the_filter_clears_it(opened, qtbot):
+    win = opened
+    _activate(win, qtbot)
+    qtbot.keyClick(win, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(win.filter_edit, "gre")
+    assert win.cluster_view.isRowHidden(0)
+    qtbot.keyClick(win.filter_edit, Qt.Key.Key_Escape)
+    assert win.filter_edit.text() == ""
+    assert not any(win.cluster_view.isRowHidden(r) for r in range(win.cluster_model.rowCount()))
+    win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
+    qtbot.keyClick(win.filter_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert names(win)[0] == "red things" and win.filter_edit.text() == ""   # the window's undo
+

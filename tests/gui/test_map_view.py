@@ -3,8 +3,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import time
-
 import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
@@ -281,15 +279,10 @@ def test_100k_points(qtbot):
     w.resize(800, 600)
     w.show()
     qtbot.waitExposed(w)
-    t0 = time.perf_counter()
-    w.set_points(ids, xy, clusters)
-    t1 = time.perf_counter()
+    w.set_points(ids, xy, clusters)      # how fast: photoclust_app/gui/bench_gui.py
     image = w.grab()
-    t2 = time.perf_counter()
     w.update_clusters(ids[:5000], np.full(5000, 7))
-    t3 = time.perf_counter()
-    print(f"\n100k points: set_points {1e3 * (t1 - t0):.0f} ms, grab {1e3 * (t2 - t1):.0f} ms, "
-          f"update_clusters(5k) {1e3 * (t3 - t2):.0f} ms")
-    assert image.width() > 0
+    assert image.width() > 0 and len(w.photo_ids()) == n
+    assert w.cluster_of(int(ids[0])) == 7 and w.cluster_of(int(ids[-1])) == int(clusters[-1])
     pid = w.point_at(*xy[12345], radius_px=1)
     assert np.allclose(xy[pid - 1], xy[12345])                   # ids are row + 1

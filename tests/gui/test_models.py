@@ -2,6 +2,7 @@
 dropMimeData reaches the session (saved, undoable) and comes back as row changes."""
 import json
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, Qt
 
@@ -10,7 +11,9 @@ from photoclust_app.core.editing.session import Session
 from photoclust_app.gui.models import mime
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel, KindRole, MosaicRole, SizeRole
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel, PhotoIdRole
-from photoclust_app.gui.thumbnails import FakeThreadPool, ThumbnailLoader
+from photoclust_app.gui.thumbnails import ThumbnailLoader
+
+from conftest import InlineThreadPool
 
 
 @pytest.fixture
@@ -22,7 +25,7 @@ def session(built_folder):
 
 @pytest.fixture
 def thumbs(built_folder, qapp):
-    loader = ThumbnailLoader(built_folder, pool=FakeThreadPool())
+    loader = ThumbnailLoader(built_folder, pool=InlineThreadPool())
     yield loader
     loader.close()
 
@@ -175,7 +178,69 @@ def test_drops_are_deferred_to_the_event_loop(session, thumbs, grid, qtbot):
 def test_grid_thumbnails_load_and_announce(grid, session, thumbs, qtbot):
     grid.set_clusters([session.clusters()[0].id])
     idx = grid.index(0)
-    first = grid.data(idx, Qt.ItemDataRole.DecorationRole)  # FakeThreadPool: loads inline
+    first = grid.data(idx, Qt.ItemDataRole.DecorationRole)  # InlineThreadPool: loads inline
     assert thumbs.is_loaded(grid.photo_ids()[0])
     pm = grid.data(idx, Qt.ItemDataRole.DecorationRole)
     assert not pm.isNull() and pm.width() == 96 and first is not None
+
+
+def test_grid_rows_follow_moves_in_and_out_of_the_shown_clusters(grid, session):
+    """Moves update only the rows of the photos they moved; rows and the id -> row index agree."""
+    red, green, blue = session.cluster_ids()
+    grid.set_clusters([red, None])
+    rng = np.random.default_rng(3)
+    everyone = session.photo_ids()
+    targets = [red, green, blue, None]
+    for step in range(30):
+        picked = rng.choice(everyone, size=int(rng.integers(1, 8)), replace=False).tolist()
+        if step % 5 == 4 and session.can_undo:
+            session.undo()
+        else:
+            session.move(picked, targets[int(rng.integers(len(targets)))])
+        wanted = set(session.members(red)) | set(session.members(None))
+        ids = grid.photo_ids()
+        assert len(ids) == len(set(ids)) and set(ids) == wanted
+        assert all(grid.row_of(p) == r for r, p in enumerate(ids))
+    before = grid.photo_ids()
+    session.move(session.members(red)[:2], None)      # between two shown clusters: no row moves
+    assert grid.photo_ids() == before
+
+
+def test_cluster_rows_follow_structure_edits(clusters, session):
+    red, green, blue = session.cluster_ids()
+    new = session.new_cluster(session.members(None)[:2])
+    session.merge(green, red)
+    for _ in range(2):
+        for cid in session.cluster_ids():
+            assert clusters.cluster_id(clusters.index(clusters.row_of(cid))) == cid
+        assert clusters.row_of(green) == -1 and clusters.row_of(None) == len(session.cluster_ids())
+        session.undo()
+        session.undo()
+        assert clusters.row_of(green) == 1 and clusters.row_of(new) == -1
+        session.redo()
+        session.redo()
+
+
+def test_unsorted_mosaic_repaints_when_its_thumbnails_arrive(session, built_folder, qtbot):
+    class Held:   # decodes wait until run() so the arrival can be watched
+        def __init__(self):
+            self.tasks = []
+
+        def start(self, r):
+            self.tasks.append(r)
+
+        def waitForDone(self, ms=-1):
+            return True
+
+    pool = Held()
+    loader = ThumbnailLoader(built_folder, pool=pool, max_threads=1)
+    try:
+        model = ClusterListModel(session, loader)
+        unsorted_row = model.rowCount() - 2
+        first = model.data(model.index(unsorted_row), MosaicRole)[0]
+        loader.request(first)
+        with qtbot.waitSignal(model.dataChanged, timeout=5000,
+                              check_params_cb=lambda tl, br, roles=(): tl.row() == unsorted_row):
+            pool.tasks[0].run()
+    finally:
+        loader.close()

@@ -1,8 +1,8 @@
-"""Start-up: the window module pulls in no heavy library, and the window shows fast."""
+"""Start-up: the window module pulls in no heavy library, and the window shows without torch
+(how fast: photoclust_app/gui/bench_gui.py, startup_window_shown_s)."""
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,15 +25,11 @@ def test_importing_the_gui_imports_no_heavy_library(module):
     assert out.stdout.strip() == "[]"
 
 
-def test_window_shows_fast_and_without_torch(tmp_path):
-    t0 = time.time()
+def test_window_shows_and_gets_ready_without_torch(tmp_path):
     out = _run("from photoclust_app.gui.app import run_app; raise SystemExit(run_app(None))",
                PHOTOCLUST_STARTUP_PROBE="1", XDG_CONFIG_HOME=str(tmp_path), PHOTOCLUST_LOG_DIR=str(tmp_path))
     assert out.returncode == 0, out.stderr
     lines = {ln.split()[0]: ln.split()[1:] for ln in out.stdout.splitlines() if ln.startswith("photoclust-")}
-    shown = float(lines["photoclust-window-shown"][0]) - t0
-    ready = float(lines["photoclust-ready"][0]) - t0
-    print(f"\ntime to first window {shown:.2f} s, ready to open a folder {ready:.2f} s")
     assert lines["photoclust-window-shown"][1] == "torch=False"
-    assert lines["photoclust-ready"][1] == "torch=False"
-    assert shown < 5.0  # about 1 s on the 2-core dev machine; generous for loaded CI machines
+    assert lines["photoclust-ready"][1] == "torch=False"     # the pre-load task ran and reported
+    assert float(lines["photoclust-ready"][0]) >= float(lines["photoclust-window-shown"][0])

@@ -1,8 +1,7 @@
-"""Thumbnails decode off the GUI thread, newest request first; the grid scrolls 10,000 photos
-smoothly."""
+"""Thumbnails decode off the GUI thread, newest request first; the grid lays out and scrolls
+through 10,000 photos and their thumbnails arrive (how fast: photoclust_app/gui/bench_gui.py)."""
 import io
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -25,12 +24,15 @@ def test_decoding_happens_off_the_gui_thread(built_folder, qtbot, monkeypatch):
 
     monkeypatch.setattr(ThumbnailLoader, "_decode", spy)
     loader = ThumbnailLoader(built_folder)
+    announced_on = []
+    loader.loaded.connect(lambda pid: announced_on.append(threading.get_ident()))
     try:
         assert loader.pixmap(1) is None  # not yet: it is loading
         with qtbot.waitSignal(loader.loaded, timeout=10000) as sig:
             pass
         assert sig.args == [1]
         assert threads and threading.get_ident() not in threads
+        assert announced_on == [threading.get_ident()]   # handed over, announced on the GUI thread
         pm = loader.pixmap(1)
         assert pm is not None and pm.width() == 96
         assert loader.image(1).width() == 96
@@ -93,7 +95,7 @@ def big_folder(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_scrolling_10k_photos_is_smooth(big_folder, qtbot):
+def test_scrolling_through_10k_photos_lays_out_and_loads(big_folder, qtbot):
     from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
     from photoclust_app.gui.views import PhotoGridView
 
@@ -107,25 +109,26 @@ def test_scrolling_10k_photos_is_smooth(big_folder, qtbot):
         view.resize(900, 700)
         view.show()
         qtbot.addWidget(view)
-        t0 = time.perf_counter()
         model.set_clusters([session.cluster_ids()[0]])
-        qtbot.waitUntil(lambda: view.verticalScrollBar().maximum() > 0)
-        first_layout = time.perf_counter() - t0
+        assert model.rowCount() == 10_000
         bar = view.verticalScrollBar()
-        times = []
+        qtbot.waitUntil(lambda: bar.maximum() > 0)       # the grid laid out
+        arrived = []
+        loader.loaded.connect(arrived.append)
         for k in range(1, 61):  # 60 jumps through the whole grid, painting each
             bar.setValue(bar.maximum() * k // 60)
-            t = time.perf_counter()
             view.viewport().repaint()
-            times.append(time.perf_counter() - t)
             qtbot.wait(1)  # let decoded thumbnails arrive, as they would between frames
-        times = np.array(times) * 1000
-        print(f"\n10k grid: first layout {first_layout * 1000:.0f} ms; repaint while scrolling: median "
-              f"{np.median(times):.1f} ms, worst {times.max():.1f} ms; thumbnails waiting {loader.backlog()}")
-        assert first_layout < 1.0
-        assert np.median(times) < 25 and times.max() < 100
-        assert loader.backlog() <= thumbs_mod.MAX_QUEUED
+            assert loader.backlog() <= thumbs_mod.MAX_QUEUED   # what scrolled past is dropped
         qtbot.waitUntil(lambda: loader.pending() == 0, timeout=20000)
+        assert arrived                                    # thumbnails arrived while scrolling
+        screen = view.viewport().rect()
+        on_screen = [model.photo_id(model.index(r)) for r in range(model.rowCount())
+                     if view.visualRect(model.index(r)).intersects(screen)]
+        assert on_screen
+        view.viewport().repaint()
+        qtbot.waitUntil(lambda: all(loader.is_loaded(p) for p in on_screen), timeout=20000)
+        assert all(loader.pixmap(p) is not None for p in on_screen)   # what is on screen is loaded
     finally:
         loader.close()
         lib.close()

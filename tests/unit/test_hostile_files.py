@@ -479,7 +479,7 @@ def test_readonly_open_of_unfinished_or_foreign_library_is_a_sentence(tmp_path, 
     err = capsys.readouterr().err
     assert err.startswith("photoclust: ") and err.count("\n") == 1, err
     assert {"empty": "has not been indexed yet", "schema0": "has not been indexed yet",
-            "newer": "newer photoclust", "garbage": "cannot be read"}[kind] in err
+            "newer": "newer photoclust", "garbage": "is damaged"}[kind] in err
     if kind == "empty":
         assert _index(folder).embedded == 1
         assert _info_json(folder, capsys)["indexed"] == 1

@@ -136,7 +136,7 @@ def test_newer_schema_is_refused_with_a_sentence(tmp_path):
 def test_corrupt_library_file_is_a_library_error(tmp_path):
     (tmp_path / ".photoclust").mkdir()
     (tmp_path / ".photoclust" / "library.sqlite").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LibraryError, match="cannot be read"):
+    with pytest.raises(LibraryError, match="is damaged"):
         Library.open(tmp_path)
 
 
@@ -151,3 +151,26 @@ def test_folder_without_write_bits_gets_its_library_elsewhere_even_for_root(tmp_
         assert not (photos / ".photoclust").exists()
     finally:
         photos.chmod(0o755)
+
+
+def test_two_read_only_cards_at_one_mount_point_get_two_libraries(tmp_path, monkeypatch):
+    """0.1 keyed the fallback library by path alone: card B inherited card A's clusters."""
+    from photoclust_app.core.store import location
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    card = tmp_path / "media" / "card"
+    card.mkdir(parents=True)
+    os.chmod(card, 0o555)
+    try:
+        monkeypatch.setattr(location, "volume_id", lambda folder: "AAAA-0001")
+        with Library.open(card) as a:
+            a.create_cluster("Card A's cluster")
+            path_a = a.path
+        monkeypatch.setattr(location, "volume_id", lambda folder: "BBBB-0002")
+        with Library.open(card) as b:
+            assert b.path != path_a and b.clusters() == []
+        monkeypatch.setattr(location, "volume_id", lambda folder: "AAAA-0001")
+        with Library.open(card) as a:
+            assert a.path == path_a and [c.display_name for c in a.clusters()] == ["Card A's cluster"]
+    finally:
+        os.chmod(card, 0o755)

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from photoclust_app.core.errors import LibraryError
+from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
 _FULL = ("database or disk is full", "disk is full")
 _READONLY = ("attempt to write a readonly database", "readonly database")
@@ -35,7 +35,7 @@ def library_error(err: sqlite3.Error, path: str | os.PathLike, folder: str | os.
                             "lives on, then run the same command again.")
     fix = f"`photoclust repair {folder}`" if folder else "`photoclust repair FOLDER`"
     if any(k in text for k in _DAMAGED) or isinstance(err, sqlite3.DatabaseError):
-        return LibraryError(f"{where} is damaged ({err}). Run {fix} to move it aside (it is kept, not deleted) "
+        return LibraryDamaged(f"{where} is damaged ({err}). Run {fix} to move it aside (it is kept, not deleted) "
                             "and index the folder again; your photos are not touched.")
     return LibraryError(f"{where} could not be used ({err}).")
 

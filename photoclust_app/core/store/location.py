@@ -1,7 +1,9 @@
 """Where a photo folder's library lives.
 
 Inside the folder (``FOLDER/.photoclust/library.sqlite``) so it travels with the photos;
-when FOLDER is read-only, in the user data dir (platformdirs), keyed by the folder's path.
+when FOLDER is read-only, in the user data dir (platformdirs), keyed by the folder's path
+and the identity of the volume it is on: two memory cards mounted at the same path at
+different times are different volumes, and must not share (or overwrite) one library.
 """
 from __future__ import annotations
 
@@ -13,10 +15,31 @@ LIBRARY_DIRNAME = ".photoclust"
 LIBRARY_FILENAME = "library.sqlite"
 
 
+def volume_id(folder: Path) -> str:
+    """A name for the filesystem FOLDER is on that differs between two cards or drives
+    mounted at the same place: its UUID or serial (Linux: /dev/disk/by-uuid), else ""."""
+    try:
+        dev = os.stat(folder).st_dev
+        by_uuid = Path("/dev/disk/by-uuid")
+        for link in sorted(by_uuid.iterdir()) if by_uuid.is_dir() else ():
+            try:
+                if os.stat(link).st_rdev == dev:
+                    return link.name
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return ""
+
+
 def fallback_dir(folder: Path) -> Path:
     from platformdirs import user_data_dir
 
-    digest = hashlib.sha1(os.fsencode(str(folder))).hexdigest()[:12]
+    key = os.fsencode(str(folder))
+    vol = volume_id(folder)
+    if vol:
+        key += b"\0" + vol.encode()
+    digest = hashlib.sha1(key).hexdigest()[:12]
     return Path(user_data_dir("photoclust")) / "libraries" / f"{folder.name or 'root'}-{digest}"
 
 

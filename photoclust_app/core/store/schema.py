@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from photoclust_app.core.errors import LibraryError
+from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
 SCHEMA_VERSION = 2
 
@@ -137,8 +137,8 @@ def migrate(conn: sqlite3.Connection) -> None:
     if version > SCHEMA_VERSION:
         raise _newer(version)
     if version < 0:
-        raise LibraryError(f"This library's schema number ({version}) is not one photoclust wrote; "
-                           "the file is damaged.")
+        raise LibraryDamaged(f"This library's schema number ({version}) is not one photoclust wrote: the file is "
+                             "damaged. Run `photoclust repair FOLDER` to move it aside (it is kept) and index again.")
     if version == SCHEMA_VERSION:
         return
     conn.execute("PRAGMA foreign_keys=OFF")
@@ -147,7 +147,8 @@ def migrate(conn: sqlite3.Connection) -> None:
             try:
                 conn.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[step])
                 if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
-                    raise LibraryError("The library's tables do not agree with each other; the file is damaged.")
+                    raise LibraryDamaged("The library's tables do not agree with each other: the file is damaged. "
+                                         "Run `photoclust repair FOLDER` to move it aside (it is kept) and index again.")
                 conn.execute(f"PRAGMA user_version = {step + 1}")
                 conn.execute("COMMIT")
             except BaseException:

@@ -23,8 +23,6 @@ ClusterIdRole = Qt.ItemDataRole.UserRole + 1   # int, or None for Unsorted
 KindRole = Qt.ItemDataRole.UserRole + 2        # "cluster" | "unsorted" | "new"
 SizeRole = Qt.ItemDataRole.UserRole + 3
 MosaicRole = Qt.ItemDataRole.UserRole + 4      # photo ids, most representative first
-SuggestedNameRole = Qt.ItemDataRole.UserRole + 5
-UserNamedRole = Qt.ItemDataRole.UserRole + 6
 
 UNSORTED_LABEL = "Unsorted"
 NEW_CLUSTER_LABEL = "New cluster"
@@ -38,6 +36,8 @@ class ClusterListModel(SessionBound, QAbstractListModel):
         self._session: Session | None = None
         self._unsubscribe = None
         self._ids: list[int] = []
+        self._rows: dict[int, int] | None = None          # cluster id -> row, built when asked
+        self._mosaic_rows: dict[int, list[int]] | None = None  # photo id -> rows showing it
         self.thumbnails = None
         self.defer_drops = True
         if session is not None:
@@ -46,15 +46,18 @@ class ClusterListModel(SessionBound, QAbstractListModel):
     # -- session -------------------------------------------------------------------------
     def _reset_rows(self, session: Session | None) -> None:
         self._ids = session.cluster_ids() if session else []
+        self._rows = self._mosaic_rows = None
 
     def _on_event(self, event: str, payload: dict) -> None:
+        self._mosaic_rows = None   # mosaics follow the members
         if event == "clusters_changed":
             if payload.get("structure"):
                 self._sync()
             else:
                 for cid in payload.get("ids", ()):
-                    if cid in self._ids:
-                        i = self.index(self._ids.index(cid))
+                    row = self.row_of(cid)
+                    if row >= 0:
+                        i = self.index(row)
                         self.dataChanged.emit(i, i)
             self._changed_unsorted()
         elif event == "reset":
@@ -72,6 +75,7 @@ class ClusterListModel(SessionBound, QAbstractListModel):
     def _sync(self) -> None:
         """Bring rows in line with the session by removals, insertions and a re-order, so
         views keep their selection (a reset would drop it)."""
+        self._rows = None
         new = self._session.cluster_ids() if self._session else []
         new_set = set(new)
         for row in range(len(self._ids) - 1, -1, -1):
@@ -95,17 +99,23 @@ class ClusterListModel(SessionBound, QAbstractListModel):
                 r = idx.row()
                 moved.append(self.index(new_rows[self._ids[r]]) if r < len(self._ids) else self.index(r))
             self._ids = list(new)
+            self._rows = None
             self.changePersistentIndexList(persistent, moved)
             self.layoutChanged.emit()
+        self._rows = None
 
     def _on_thumbnail(self, photo_id: int) -> None:
         if self._session is None:
             return
-        for row, cid in enumerate(self._ids):
-            c = self._session.cluster(cid)
-            if c is not None and photo_id in c.representatives:
-                i = self.index(row)
-                self.dataChanged.emit(i, i, [MosaicRole, Qt.ItemDataRole.DecorationRole])
+        if self._mosaic_rows is None:   # once per change, not once per cluster per thumbnail
+            self._mosaic_rows = {}
+            mosaics = [self.data(self.index(r), MosaicRole) or [] for r in range(len(self._ids) + 1)]
+            for row, photos in enumerate(mosaics):
+                for p in photos[:4]:
+                    self._mosaic_rows.setdefault(p, []).append(row)
+        for row in self._mosaic_rows.get(photo_id, ()):
+            i = self.index(row)
+            self.dataChanged.emit(i, i, [MosaicRole, Qt.ItemDataRole.DecorationRole])
 
     # -- rows ----------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
@@ -119,7 +129,9 @@ class ClusterListModel(SessionBound, QAbstractListModel):
             return -1
         if cluster_id is None:
             return len(self._ids)
-        return self._ids.index(cluster_id) if cluster_id in self._ids else -1
+        if self._rows is None:
+            self._rows = {cid: r for r, cid in enumerate(self._ids)}
+        return self._rows.get(cluster_id, -1)
 
     def kind(self, row: int) -> str:
         if row < len(self._ids):
@@ -159,8 +171,7 @@ class ClusterListModel(SessionBound, QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             hint = f"\nSuggested: {c.suggested_name}" if c.user_named and c.suggested_name else ""
             return f"{c.display_name}: {c.size} photos{hint}\nF2 or double-click to rename"
-        return {ClusterIdRole: c.id, SizeRole: c.size, MosaicRole: c.representatives,
-                SuggestedNameRole: c.suggested_name, UserNamedRole: c.user_named}.get(role)
+        return {ClusterIdRole: c.id, SizeRole: c.size, MosaicRole: c.representatives}.get(role)
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         if not index.isValid():

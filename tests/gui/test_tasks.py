@@ -1,11 +1,12 @@
-"""Worker plumbing: throttled progress, partial results in order, cancel, failures as sentences."""
+"""The one task runner: throttled progress, partial results in order on the GUI thread, cancel,
+failures as sentences, several runners at once."""
 import threading
 import time
 
 import pytest
 
 from photoclust_app.core.errors import LibraryError
-from photoclust_app.gui.workers import RateMeter, TaskRunner, Throttle
+from photoclust_app.gui.tasks import RateMeter, TaskRunner, Throttle
 
 
 class Clock:
@@ -49,8 +50,9 @@ def runner(qtbot):
 
 def test_progress_is_throttled_and_results_arrive_in_order(runner, qtbot):
     got = []
-    runner.progress.connect(lambda d, t, s: got.append(("progress", d)))
-    runner.partial.connect(lambda k, p: got.append((k, p)))
+    delivered_on = set()
+    runner.progress.connect(lambda d, t, s: (got.append(("progress", d)), delivered_on.add(threading.get_ident())))
+    runner.partial.connect(lambda k, p: (got.append((k, p)), delivered_on.add(threading.get_ident())))
     main = threading.get_ident()
     seen = {}
 
@@ -67,6 +69,7 @@ def test_progress_is_throttled_and_results_arrive_in_order(runner, qtbot):
         assert runner.start("t", job)
     assert sig.args == ["t", "done"]
     assert seen["thread"] != main
+    assert delivered_on == {main}   # the worker never emits: everything arrives on the GUI thread
     progress = [v for k, v in got if k == "progress"]
     assert progress[0] == 0 and progress[-1] == 2000
     assert len(progress) < 60  # ~10 Hz, not 2001 signals
@@ -92,7 +95,7 @@ def test_cancel_is_seen_by_the_job(runner, qtbot):
     runner.start("loop", job)
     with qtbot.waitSignal(runner.cancelled, timeout=5000) as sig:
         runner.cancel()
-    assert sig.args == ["loop"]
+    assert sig.args == ["loop", "Cancelled; the work done so far is kept."]
 
 
 def test_a_result_that_lands_after_cancel_is_discarded(runner, qtbot):
@@ -106,6 +109,58 @@ def test_a_result_that_lands_after_cancel_is_discarded(runner, qtbot):
     with qtbot.waitSignal(runner.cancelled, timeout=5000):
         runner.cancel()
     assert results == []
+
+
+def test_a_task_may_keep_a_result_that_lands_after_cancel(runner, qtbot):
+    """An export that finished its last file as Cancel was pressed: the files are there."""
+    release = threading.Event()
+    runner.start("export", lambda ctx: release.wait(5) and "manifest", discard_if_cancelled=False)
+    runner.cancel()
+    assert runner.cancel_requested
+    with qtbot.waitSignal(runner.finished, timeout=5000) as sig:
+        release.set()
+    assert sig.args == ["export", "manifest"]
+
+
+def test_a_cancelled_error_says_what_was_kept(runner, qtbot):
+    from photoclust_app.core.errors import Cancelled
+
+    def job(ctx):
+        raise Cancelled("Export cancelled after 3 of 8 photos.")
+
+    with qtbot.waitSignal(runner.cancelled, timeout=5000) as sig:
+        runner.start("export", job)
+    assert sig.args == ["export", "Export cancelled after 3 of 8 photos."]
+
+
+def test_several_runners_run_at_once(qtbot):
+    a, b = TaskRunner(), TaskRunner()
+    a_in, b_in, release = threading.Event(), threading.Event(), threading.Event()
+    a.start("window", lambda ctx: a_in.set() or release.wait(5) and "a")
+    b.start("dialog", lambda ctx: b_in.set() or release.wait(5) and "b")
+    assert a_in.wait(5) and b_in.wait(5)          # both are running together
+    assert a.is_running() and b.is_running()
+    got = []
+    a.finished.connect(lambda n, r: got.append((n, r)))
+    b.finished.connect(lambda n, r: got.append((n, r)))
+    release.set()
+    qtbot.waitUntil(lambda: len(got) == 2, timeout=5000)
+    assert sorted(got) == [("dialog", "b"), ("window", "a")]
+
+
+def test_a_custom_describe_words_the_errors(qtbot):
+    import errno
+
+    from photoclust_app.gui.tasks import error_sentence
+
+    r = TaskRunner(describe=lambda err: error_sentence(err, "The export"))
+
+    def job(ctx):
+        raise OSError(errno.ENOSPC, "No space left on device", "/out")
+
+    with qtbot.waitSignal(r.failed, timeout=5000) as sig:
+        r.start("x", job)
+    assert sig.args == ["x", "The export could not go on: No space left on device (/out)."]
 
 
 def test_errors_become_sentences(runner, qtbot):

@@ -54,6 +54,12 @@ def _get() -> _Dispatcher:
         return _dispatcher
 
 
+def prepare() -> None:
+    """Make the dispatcher now, on the GUI thread (runners and loaders call this when they
+    are made), so no worker ever creates a QObject."""
+    _get()
+
+
 def call_in_gui(fn: Callable[..., Any], *args: Any) -> None:
     """Run fn(*args) in the GUI thread: now when called there (inline thread pools in
     tests), else soon, in order of calls; safe from any thread."""
