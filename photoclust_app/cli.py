@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="speed and quality benchmarks").add_subparsers(dest="bench", metavar="BENCH")
     b.required = True
     s = b.add_parser("quality", help="cluster a labelled set (one subfolder per class) and score it")
-    s.add_argument("dataset")
+    s.add_argument("dataset", help="one subfolder per class; with --composite, the folder holding the shared sets")
+    s.add_argument("--composite", default=None, help="build an unbalanced set: mixfl, mix, flmulti or clmulti")
+    s.add_argument("--composite-seed", type=int, default=0)
+    s.add_argument("--seeds", default="42", help="clustering seeds, e.g. 0-4 or 1,2,3 (the photos are embedded once)")
+    s.add_argument("--no-baselines", action="store_true", help="skip HDBSCAN eom and k-means-told-k on the same space")
     s.add_argument("--model", default="clip")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     s.add_argument("--json", action="store_true")
@@ -317,6 +321,18 @@ def cmd_screenshot(args) -> int:
     return 0
 
 
+def _seeds(text: str) -> list[int]:
+    from photoclust_app.core.errors import PhotoclustError
+
+    try:
+        if "-" in text:
+            a, b = text.split("-", 1)
+            return list(range(int(a), int(b) + 1))
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise PhotoclustError(f"--seeds takes a range like 0-4 or a list like 1,2,3, not {text!r}.") from None
+
+
 def cmd_bench(args) -> int:
     from photoclust_app.terminal_progress import TerminalProgress
 
@@ -324,7 +340,9 @@ def cmd_bench(args) -> int:
     if args.bench == "quality":
         from photoclust_app.core.bench.quality_bench import bench_quality
 
-        result = bench_quality(args.dataset, model=args.model, device=args.device, progress=bar)
+        result = bench_quality(args.dataset, model=args.model, device=args.device, seeds=_seeds(args.seeds),
+                               composite=args.composite, composite_seed=args.composite_seed,
+                               baselines=not args.no_baselines, progress=bar)
     elif args.bench == "index":
         from photoclust_app.core.bench.index_bench import bench_index
 

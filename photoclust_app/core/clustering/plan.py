@@ -47,6 +47,7 @@ class ClusteringPlan:
     scope: int | None = None               # None: whole library; else the cluster being split
     seconds: float = 0.0
     settings: dict = field(default_factory=dict)  # library meta to store with it (the chosen granularity)
+    reduced: np.ndarray | None = None       # the space it clustered in (for benchmarks; not stored)
 
 
 @dataclass
@@ -125,7 +126,8 @@ def _compute(model, ids, vectors, *, min_cluster_size, min_samples, layout, name
     return ClusteringPlan(model=model, photo_ids=np.asarray(ids, dtype=np.int64), labels=labels,
                           probabilities=np.asarray(result.probabilities, dtype=np.float32),
                           representatives=reps, names=names, params=dict(result.params),
-                          metrics=dict(result.metrics), xy=xy, seconds=time.perf_counter() - t0)
+                          metrics=dict(result.metrics), xy=xy, seconds=time.perf_counter() - t0,
+                          reduced=result.reduced)
 
 
 def _suggest_names(vectors: np.ndarray, labels: np.ndarray, namer: Namer | None) -> dict[int, str]:
