@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from photoclust_app.core.clustering.naming import make_namer
 from photoclust_app.core.clustering.plan import (ClusteringPlan, ClusteringSummary, apply_clustering,
-                                                  compute_clustering, compute_split, make_namer)
+                                                  compute_clustering, compute_split)
 from photoclust_app.core.ingest.index import IndexReport, index_folder
 from photoclust_app.core.progress import CancelFn, ProgressFn
 from photoclust_app.core.store.library import Library

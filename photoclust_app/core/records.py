@@ -57,6 +57,7 @@ class Cluster:
     user_named: bool = False
     size: int = 0
     representatives: list[int] = field(default_factory=list)  # photo ids, medoid first
+    alternatives: list[str] = field(default_factory=list)     # other names worth offering
 
     @property
     def display_name(self) -> str:

@@ -111,15 +111,26 @@ def test_split_into_one_part_is_refused_and_changes_nothing(lib):
     assert clustering_rows(lib) == before
 
 
-def test_distinct_names_prefers_confident_unique_labels():
-    from photoclust_app.core.clustering.plan import distinct_names
+def test_names_are_distinct_and_only_shown_when_sure():
+    from photoclust_app.core.clustering.naming import distinct_names
 
     cands = [
         [("daisy", 0.9), ("aster", 0.05)],
         [("daisy", 0.6), ("sunflower", 0.3)],
         [("daisy", 0.5)],
         [("daisy", 0.8), ("butterfly", 0.1)],  # a far weaker runner-up is not worth a wrong name
+        [("barn spider", 0.03)],               # confidently wrong: below the threshold
         [],
     ]
-    assert distinct_names([0, 1, 2, 3, 4], cands) == {
-        0: "daisy", 1: "sunflower", 2: "daisy (2)", 3: "daisy (3)", 4: ""}
+    assert distinct_names([0, 1, 2, 3, 4, 5], cands, threshold=0.25) == {
+        0: "daisy", 1: "sunflower", 2: "", 3: "", 4: "", 5: ""}
+
+
+def test_alternatives_reach_the_cluster_for_the_rename_editor(lib):
+    from photoclust_app.core.clustering.naming import suggest_names
+
+    vectors = np.eye(4, dtype=np.float32)[[0, 0, 1, 1]]
+    namer = lambda c: [[("daisy", 0.9), ("aster", 0.05)], [("daisy", 0.7), ("tulip", 0.2)]]  # noqa: E731
+    namer.min_score = 0.4
+    names, others = suggest_names(vectors, np.array([0, 0, 1, 1]), namer)
+    assert names == {0: "daisy", 1: ""} and others == {0: ["aster"], 1: ["daisy", "tulip"]}

@@ -12,20 +12,16 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from photoclust_app.core.errors import PhotoclustError
+from photoclust_app.core.clustering.naming import Namer, suggest_names
 from photoclust_app.core.store.library import Library
 from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
 
 log = logging.getLogger(__name__)
 
-# centroids -> for each, candidate names best first with scores
-Namer = Callable[[np.ndarray], list[list[tuple[str, float]]]]
-N_NAME_CANDIDATES = 5
-RUNNER_UP_SHARE = 0.5
 N_REPRESENTATIVES = 9
 # An old cluster and a new one are "the same" when they share at least this share of the smaller.
 MATCH_OVERLAP = 0.5
@@ -40,12 +36,13 @@ class ClusteringPlan:
     labels: np.ndarray
     probabilities: np.ndarray
     representatives: dict[int, list[int]]  # label -> photo ids, medoid first
-    names: dict[int, str]                  # label -> suggested name
+    names: dict[int, str]                  # label -> suggested name ("" when none is sure enough)
     params: dict
     metrics: dict
     xy: np.ndarray | None = None
     scope: int | None = None               # None: whole library; else the cluster being split
     seconds: float = 0.0
+    alternatives: dict[int, list[str]] = field(default_factory=dict)  # label -> other names to offer
     settings: dict = field(default_factory=dict)  # library meta to store with it (the chosen granularity)
     reduced: np.ndarray | None = None       # the space it clustered in (for benchmarks; not stored)
 
@@ -58,24 +55,6 @@ class ClusteringSummary:
     metrics: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def make_namer(model: str | None, device: str = "auto") -> Namer | None:
-    """Suggested names from the embedder the vectors came from (zero-shot or ImageNet labels)."""
-    if not model:
-        return None
-
-    def namer(centroids: np.ndarray) -> list[list[tuple[str, float]]]:
-        from photoclust_app.core.embed import create_embedder
-
-        try:
-            embedder = create_embedder(model, device, fallback=False)
-            return embedder.describe(centroids, top=N_NAME_CANDIDATES)
-        except PhotoclustError as err:
-            log.warning("No suggested names: %s", err)
-            return [[] for _ in range(len(centroids))]
-
-    return namer
 
 
 def compute_clustering(lib: Library, *, min_cluster_size: int | None = None, min_samples: int | None = None,
@@ -122,47 +101,12 @@ def _compute(model, ids, vectors, *, min_cluster_size, min_samples, layout, name
 
         xy = layout_2d(vectors, seed=seed, progress=progress, cancel=cancel)
         check_cancel(cancel)
-    names = _suggest_names(vectors, labels, namer)
+    names, alternatives = suggest_names(vectors, labels, namer)
     return ClusteringPlan(model=model, photo_ids=np.asarray(ids, dtype=np.int64), labels=labels,
                           probabilities=np.asarray(result.probabilities, dtype=np.float32),
-                          representatives=reps, names=names, params=dict(result.params),
+                          representatives=reps, names=names, alternatives=alternatives, params=dict(result.params),
                           metrics=dict(result.metrics), xy=xy, seconds=time.perf_counter() - t0,
                           reduced=result.reduced)
-
-
-def _suggest_names(vectors: np.ndarray, labels: np.ndarray, namer: Namer | None) -> dict[int, str]:
-    present = sorted(int(x) for x in np.unique(labels) if x >= 0)
-    if not present or namer is None:
-        return {lab: "" for lab in present}
-    centroids = np.stack([vectors[labels == lab].mean(axis=0) for lab in present])
-    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    return distinct_names(present, namer(centroids))
-
-
-def distinct_names(keys: list[int], candidates: list[list[tuple[str, float]]]) -> dict[int, str]:
-    """One name per cluster, distinct where the candidates allow it: the most confident
-    (cluster, name) pairs are taken first, so seven flower clusters don't all become "daisy".
-    A runner-up name counts only when it is nearly as likely as the best (RUNNER_UP_SHARE):
-    a numbered right name ("daisy (2)") beats a distinct wrong one."""
-    pairs = sorted(((score, -rank, k, name) for k, cands in zip(keys, candidates)
-                    for rank, (name, score) in enumerate(cands)
-                    if name and name.strip() and score >= RUNNER_UP_SHARE * cands[0][1]), reverse=True)
-    names: dict[int, str] = {}
-    taken: set[str] = set()
-    for _, _, k, name in pairs:
-        name = name.strip()
-        if k not in names and name not in taken:
-            names[k], taken = name, taken | {name}
-    counts: dict[str, int] = {}
-    for k, cands in zip(keys, candidates):
-        if k in names:
-            continue
-        best = next((n.strip() for n, _ in cands if n and n.strip()), "")
-        if best:
-            counts[best] = counts.get(best, 1) + 1
-            best = f"{best} ({counts[best]})"
-        names[k] = best
-    return names
 
 
 def _match(old: dict[int, set[int]], new: dict[int, set[int]]) -> dict[int, int]:
@@ -212,11 +156,10 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
         label_to_cid: dict[int, int] = {}
         for lab in sorted(new, key=lambda k: -len(new[k])):
             suggested = plan.names.get(lab, "")
-            if lab in matched:
-                label_to_cid[lab] = matched[lab]
-                lib.set_suggested_name(matched[lab], suggested)
-            else:
-                label_to_cid[lab] = lib.create_cluster(suggested_name=suggested)
+            if lab not in matched:
+                matched[lab] = lib.create_cluster()
+            label_to_cid[lab] = matched[lab]
+            lib.set_suggested_name(matched[lab], suggested, plan.alternatives.get(lab, []))
         kept = set(label_to_cid.values())
         holds_manual = {cid for pid, cid in lib.assignments().items() if pid in manual and cid is not None}
         for cid in old:
@@ -252,6 +195,7 @@ def apply_split(lib: Library, plan: ClusteringPlan, *, text: str = "Split") -> l
                 cid = plan.scope
             else:
                 cid = lib.create_cluster(suggested_name=plan.names.get(lab, ""))
+                lib.set_suggested_name(cid, plan.names.get(lab, ""), plan.alternatives.get(lab, []))
                 rec.created("clusters", [cid])
                 rec.created("representatives", [cid])
                 new_ids.append(cid)

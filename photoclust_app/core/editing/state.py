@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from photoclust_app.core.records import Cluster
+from photoclust_app.core.store.clusters import alternatives
 
 MOSAIC_SIZE = 4
 
@@ -106,7 +107,8 @@ class StateCache:
                 continue
             known = self._clusters.get(cid)
             reps = known.representatives if known else []
-            self._clusters[cid] = Cluster(row[0], row[1], row[2], bool(row[3]), 0, list(reps))
+            self._clusters[cid] = Cluster(row[0], row[1], row[2], bool(row[3]), 0, list(reps),
+                                          alternatives(row[5]) if len(row) > 5 else [])
             if known is None:
                 structure = True
                 self._members.setdefault(cid, set())

@@ -11,7 +11,7 @@ import numpy as np
 from photoclust_app.core.records import Cluster
 
 # Column lists shared with the history's row capture (store/rows.py).
-CLUSTER_COLS = "id, name, suggested_name, user_named, created_at"
+CLUSTER_COLS = "id, name, suggested_name, user_named, created_at, alternatives"
 ASSIGNMENT_COLS = "photo_id, cluster_id, probability, manual"
 
 
@@ -35,8 +35,9 @@ class ClusterStore:
         reps: dict[int, list[int]] = {}
         for cid, pid in self._q("SELECT cluster_id, photo_id FROM representatives ORDER BY cluster_id, rank"):
             reps.setdefault(cid, []).append(pid)
-        out = [Cluster(r[0], _text(r[1]), _text(r[2]), bool(r[3]), sizes.get(r[0], 0), reps.get(r[0], []))
-               for r in self._q("SELECT id, name, suggested_name, user_named FROM clusters")]
+        out = [Cluster(r[0], _text(r[1]), _text(r[2]), bool(r[3]), sizes.get(r[0], 0), reps.get(r[0], []),
+                       alternatives(r[4]))
+               for r in self._q("SELECT id, name, suggested_name, user_named, alternatives FROM clusters")]
         out.sort(key=lambda c: (-c.size, c.id))
         return out
 
@@ -90,9 +91,11 @@ class ClusterStore:
         with self.transaction() as c:
             c.execute("UPDATE clusters SET name=?, user_named=? WHERE id=?", (name, int(bool(name)), cluster_id))
 
-    def set_suggested_name(self, cluster_id: int, suggested: str) -> None:
+    def set_suggested_name(self, cluster_id: int, suggested: str, others: list[str] = ()) -> None:
+        """The suggested name, and the other names the rename editor offers."""
         with self.transaction() as c:
-            c.execute("UPDATE clusters SET suggested_name=? WHERE id=?", (suggested, cluster_id))
+            c.execute("UPDATE clusters SET suggested_name=?, alternatives=? WHERE id=?",
+                      (suggested, json.dumps(list(others)), cluster_id))
 
     def delete_cluster(self, cluster_id: int) -> None:
         """Members go to Unsorted (ON DELETE SET NULL)."""
@@ -143,6 +146,15 @@ class ClusterStore:
             return None
         return {"id": r[0], "created_at": r[1], "model": r[2], "n_photos": r[3],
                 "params": _json(r[4]), "metrics": _json(r[5])}
+
+
+def alternatives(text) -> list[str]:
+    """The stored alternatives, as a list of names (anything else: none)."""
+    try:
+        value = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return []
+    return [str(v) for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _json(text) -> dict:

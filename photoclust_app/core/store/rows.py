@@ -68,9 +68,9 @@ def write_rows(c: sqlite3.Connection, rows: dict[str, dict]) -> None:
     up = [r for r in clusters.values() if r is not None]
     # An upsert, not INSERT OR REPLACE: REPLACE deletes the row first, and the foreign key's
     # ON DELETE SET NULL would then send every member of the cluster to Unsorted.
-    c.executemany(f"INSERT INTO clusters({CLUSTER_COLS}) VALUES(?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+    c.executemany(f"INSERT INTO clusters({CLUSTER_COLS}) VALUES(?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
                   " name=excluded.name, suggested_name=excluded.suggested_name, user_named=excluded.user_named,"
-                  " created_at=excluded.created_at", up)
+                  " created_at=excluded.created_at, alternatives=excluded.alternatives", up)
     c.executemany("DELETE FROM clusters WHERE id=?", [(k,) for k, r in clusters.items() if r is None])
     live_clusters = {r[0] for r in c.execute("SELECT id FROM clusters")} if (
         rows.get("assignments") or rows.get("representatives")) else set()

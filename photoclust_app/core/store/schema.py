@@ -31,7 +31,7 @@ _CLUSTERS = """CREATE TABLE {name}(
     name TEXT NOT NULL DEFAULT '',
     suggested_name TEXT NOT NULL DEFAULT '',
     user_named INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL{extra}
 );"""
 
 _V1 = """
@@ -54,7 +54,7 @@ CREATE TABLE skipped(
     mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
-""" + _CLUSTERS.format(name="clusters").replace(" AUTOINCREMENT", "") + """
+""" + _CLUSTERS.format(name="clusters", extra="").replace(" AUTOINCREMENT", "") + """
 CREATE TABLE assignments(
     photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
     cluster_id INTEGER REFERENCES clusters(id) ON DELETE SET NULL,
@@ -84,8 +84,8 @@ CREATE TABLE clusterings(
 """
 
 # Rebuild photos and clusters with AUTOINCREMENT (SQLite cannot ALTER it in); the tables that
-# reference them name them, so they follow the rename. photos.missing_since: a photo a scan
-# did not see is missing, not deleted (its edits stay until the user forgets it). Then the
+# reference them name them, so they follow the rename. clusters.alternatives: other names worth offering
+# (JSON list). photos.missing_since: a photo a scan did not see is missing, not deleted (its edits stay until the user forgets it). Then the
 # edit history.
 _V2 = (_PHOTOS.format(name="photos_v2", extra=",\n    missing_since REAL") + """
 INSERT INTO photos_v2 SELECT id, relpath, size, mtime_ns, quick_hash, width, height, orientation, taken_at,
@@ -93,8 +93,8 @@ INSERT INTO photos_v2 SELECT id, relpath, size, mtime_ns, quick_hash, width, hei
 DROP TABLE photos;
 ALTER TABLE photos_v2 RENAME TO photos;
 CREATE INDEX photos_quick_hash ON photos(quick_hash);
-""" + _CLUSTERS.format(name="clusters_v2") + """
-INSERT INTO clusters_v2 SELECT id, name, suggested_name, user_named, created_at FROM clusters;
+""" + _CLUSTERS.format(name="clusters_v2", extra=",\n    alternatives TEXT NOT NULL DEFAULT '[]'") + """
+INSERT INTO clusters_v2 SELECT id, name, suggested_name, user_named, created_at, '[]' FROM clusters;
 DROP TABLE clusters;
 ALTER TABLE clusters_v2 RENAME TO clusters;
 CREATE TABLE history(
