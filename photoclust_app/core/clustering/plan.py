@@ -133,12 +133,14 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
     same entry, so undo puts them back too."""
     if plan.scope is not None:
         raise ValueError("apply_split applies a split plan")
-    with _recorded(lib, text, list(plan.settings)):
+    with _recorded(lib, text, list(plan.settings), layout=plan.xy is not None):
         for key, value in plan.settings.items():
             lib.set_meta(key, value)
-        manual = lib.manual_photos()
-        old: dict[int, set[int]] = {c.id: set() for c in lib.clusters()}
-        for pid, cid in lib.assignments().items():
+        current = lib.assignment_table()
+        manual = {pid for pid, (_, _, hand) in current.items() if hand}
+        clusters = lib.clusters()
+        old: dict[int, set[int]] = {c.id: set() for c in clusters}
+        for pid, (cid, _, _) in current.items():
             if cid is not None:
                 old[cid].add(pid)
         new: dict[int, set[int]] = {}
@@ -148,7 +150,7 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
         matched = _match(old, new)
         # A cluster the user named never vanishes: when no new group matches it, it keeps the
         # photos it holds (as hand-placed photos keep theirs) and the new groups do without them.
-        named = {c.id for c in lib.clusters() if c.user_named}
+        named = {c.id for c in clusters if c.user_named}
         stay = set().union(*(old[cid] for cid in named - set(matched.values())))
         if stay:
             new = {lab: g - stay for lab, g in new.items() if g - stay}
@@ -161,13 +163,18 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
             label_to_cid[lab] = matched[lab]
             lib.set_suggested_name(matched[lab], suggested, plan.alternatives.get(lab, []))
         kept = set(label_to_cid.values())
-        holds_manual = {cid for pid, cid in lib.assignments().items() if pid in manual and cid is not None}
+        holds_manual = {current[pid][0] for pid in manual if current[pid][0] is not None}
         for cid in old:
             if cid not in kept and cid not in holds_manual and cid not in named:
-                lib.delete_cluster(cid)
-        lib.assign_many((pid, label_to_cid.get(lab), p, False)
+                lib.delete_cluster(cid)  # its remaining members go to Unsorted (SET NULL) or below
+        gone = set(old) - kept - holds_manual - named
+        # Only the rows that change: a level change at 100k photos rewrites what moved.
+        lib.assign_many((pid, new_cid, p, False)
                         for pid, lab, p in zip(plan.photo_ids.tolist(), plan.labels.tolist(),
-                                               plan.probabilities.tolist()) if pid not in manual)
+                                               plan.probabilities.tolist())
+                        if pid not in manual for new_cid in (label_to_cid.get(lab),)
+                        if pid not in current or current[pid][0] != new_cid or current[pid][0] in gone
+                        or abs(current[pid][1] - p) > 1e-6)
         for lab, cid in label_to_cid.items():
             lib.set_representatives(cid, plan.representatives.get(lab, []))
         if plan.xy is not None:
@@ -205,7 +212,7 @@ def apply_split(lib: Library, plan: ClusteringPlan, *, text: str = "Split") -> l
 
 
 @contextlib.contextmanager
-def _recorded(lib: Library, text: str | None, meta_keys: list[str]):
+def _recorded(lib: Library, text: str | None, meta_keys: list[str], *, layout: bool = True):
     """A history entry named TEXT covering every table a clustering writes, or (None) a
     plain transaction."""
     if text is None:
@@ -213,7 +220,7 @@ def _recorded(lib: Library, text: str | None, meta_keys: list[str]):
             yield None
         return
     with lib.record(text) as rec:
-        for table in ("clusters", "assignments", "representatives", "layout"):
+        for table in ("clusters", "assignments", "representatives") + (("layout",) if layout else ()):
             rec.touch(table)
         rec.touch("meta", meta_keys)
         yield rec

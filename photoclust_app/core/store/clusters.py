@@ -48,6 +48,10 @@ class ClusterStore:
         """photo id -> cluster id (None: Unsorted). Photos never clustered are absent."""
         return dict(self._q("SELECT photo_id, cluster_id FROM assignments"))
 
+    def assignment_table(self) -> dict[int, tuple[int | None, float, bool]]:
+        """photo id -> (cluster id or None, membership probability, placed by hand)."""
+        return {r[0]: (r[1], r[2], bool(r[3])) for r in self._q(f"SELECT {ASSIGNMENT_COLS} FROM assignments")}
+
     def manual_photos(self) -> set[int]:
         """Photos the user placed by hand: a re-clustering never moves them."""
         return {r[0] for r in self._q("SELECT photo_id FROM assignments WHERE manual=1")}
