@@ -111,12 +111,17 @@ def _compute(model, ids, vectors, *, min_cluster_size, min_samples, layout, name
 
 def _match(old: dict[int, set[int]], new: dict[int, set[int]]) -> dict[int, int]:
     """new label -> old cluster id, greedily by overlap; each side used at most once."""
-    pairs = []
-    for cid, members in old.items():
-        for lab, group in new.items():
-            inter = len(members & group)
-            if inter and inter >= MATCH_OVERLAP * min(len(members), len(group)):
-                pairs.append((inter, -cid, lab, cid))
+    # Overlaps from one pass over the photos (a dict of pair counts), not |old| x |new| set
+    # intersections: 500 x 500 clusters at 100k photos took 0.9 s that way.
+    owner = {pid: cid for cid, members in old.items() for pid in members}
+    overlap: dict[tuple[int, int], int] = {}
+    for lab, group in new.items():
+        for pid in group:
+            cid = owner.get(pid)
+            if cid is not None:
+                overlap[cid, lab] = overlap.get((cid, lab), 0) + 1
+    pairs = [(inter, -cid, lab, cid) for (cid, lab), inter in overlap.items()
+             if inter >= MATCH_OVERLAP * min(len(old[cid]), len(new[lab]))]
     pairs.sort(reverse=True)
     used_old, out = set(), {}
     for _, _, lab, cid in pairs:

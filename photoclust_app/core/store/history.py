@@ -96,7 +96,7 @@ class Recorder:
                 after = read_rows(self._c, t, list(before))
             else:
                 continue
-            changed = {k: (before[k], after[k]) for k in before if _norm(before[k]) != _norm(after[k])}
+            changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
             if changed:
                 tables[t] = changed
         self.diff = Diff(tables)
@@ -166,18 +166,12 @@ class HistoryStore:
             rows, conflicts = {}, 0
             for t, pairs in diff.tables.items():
                 current = read_rows(c, t, list(pairs))
-                ok = {k: pair[target] for k, pair in pairs.items() if _norm(current[k]) == _norm(pair[expect])}
+                ok = {k: pair[target] for k, pair in pairs.items() if current[k] == pair[expect]}
                 conflicts += len(pairs) - len(ok)
                 rows[t] = ok
             write_rows(c, rows)
             c.execute("UPDATE history SET undone=? WHERE id=?", (1 if undo else 0, r[0]))
         return Applied(str(r[1]), rows, conflicts)
-
-
-def _norm(row):
-    """Rows compare by value whatever their container (tuple from SQLite, list from JSON)."""
-    return None if row is None else [list(x) if isinstance(x, (list, tuple)) else x for x in row] \
-        if isinstance(row, (list, tuple)) else row
 
 
 def _trim(c) -> None:

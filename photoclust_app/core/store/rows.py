@@ -1,6 +1,7 @@
 """Row-level reads and writes of the tables an edit can change, keyed the way the history
 keys them: clusters and representatives by cluster id, assignments and layout by photo id,
-meta by key. A row is a list of plain values (or None: no row), so it survives JSON."""
+meta by key. A row is a list of plain values (or None: no row), so it survives JSON and
+compares equal to itself after a round trip (lists both ways, never tuples)."""
 from __future__ import annotations
 
 import sqlite3
