@@ -89,7 +89,7 @@ class _Undo:
     def remove(self, path: Path, st: os.stat_result, i: int) -> None:
         """Remove what the export made, only if path still holds that very inode."""
         try:
-            fs.remove_source(path, inode(st), path.parent / fs.tmp_name(self.token, f"rm-{i}"))
+            fs.remove_source(path, inode(st), self.detached(path, i))
         except fs.Changed:
             return self.refuse(path, "it changed while undo was working, so it is kept")
         self.report.removed += 1
@@ -98,7 +98,34 @@ class _Undo:
         why = item_paths(self.m, st.src, st.dst)
         if why:
             return self.refuse(st.dst, why)
+        try:   # a folder link on the way could make src name dst itself
+            self.sources.check_folders(st.src)
+        except FileNotFoundError:
+            pass
+        except Unsafe as why:
+            return self.refuse(st.dst, f"its original {st.src} cannot be checked because {why}; left alone")
+        self.restore_detached(self.detached(st.dst, st.i), st.dst)
+        if self.m.mode == "move":
+            self.restore_detached(st.src.parent / fs.tmp_name(self.token, f"src-{st.i}"), st.src)
         getattr(self, self.m.mode)(st.src, st.dst, st.record, st)
+
+    def detached(self, path: Path, i: int) -> Path:
+        """Where fs.remove_source puts path's file while checking it (see restore_detached)."""
+        return path.parent / fs.tmp_name(self.token, f"rm-{i}")
+
+    def restore_detached(self, tmp: Path, path: Path) -> None:
+        """A crash inside fs.remove_source leaves the file it was removing under tmp: give it
+        its name back (as it was before), or keep both when the name is taken again."""
+        t = lstat_or_none(tmp)
+        if t is None:
+            return
+        p = lstat_or_none(path)
+        if p is None:
+            fs.rename_no_replace(tmp, path)
+        elif _identical(path, p, tmp, t):
+            fs.remove_source(tmp, inode(t))
+        else:
+            self.refuse(tmp, f"an interrupted export or undo left this version of {path.name} here; kept")
 
     def copy(self, src, dst, rec, st) -> None:
         d = lstat_or_none(dst)
@@ -148,7 +175,6 @@ class _Undo:
 
     def move(self, src, dst, rec, st) -> None:
         fs.remove_quietly(src.parent / fs.tmp_name(self.token, f"undo-{st.i}"))  # from a crashed undo
-        self.recover_detached(src, st.i)
         d, s = lstat_or_none(dst), lstat_or_none(src)
         if rec is None:   # interrupted before the copy was verified: the source was never removed
             if d is not None and s is not None and _identical(src, s, dst, d):
@@ -169,20 +195,6 @@ class _Undo:
                 return self.remove(dst, d, st.i)
             return self.refuse(dst, f"something else now exists at {src}, so the photo stays here")
         self.move_back(src, dst, d, rec, st.i)
-
-    def recover_detached(self, src: Path, i: int) -> None:
-        """A crash inside fs.remove_source leaves the source under a temporary name."""
-        tmp = src.parent / fs.tmp_name(self.token, f"src-{i}")
-        t = lstat_or_none(tmp)
-        if t is None or not is_regular(t):
-            return
-        s = lstat_or_none(src)
-        if s is None:
-            fs.rename_no_replace(tmp, src)
-        elif _identical(src, s, tmp, t):
-            fs.remove_source(tmp, inode(t))
-        else:
-            self.refuse(tmp, f"an interrupted export left this version of {src.name} here; kept")
 
     def move_back(self, src: Path, dst: Path, d: os.stat_result, rec: dict, i: int) -> None:
         try:
@@ -215,20 +227,21 @@ class _Undo:
                 fs.remove_quietly(tmp)
         fs.fsync_dir(src.parent)
         try:
-            fs.remove_source(dst, ident(d), dst.parent / fs.tmp_name(self.token, f"rm-{i}"))
+            fs.remove_source(dst, ident(d), self.detached(dst, i))
         except fs.Changed:
             return self.refuse(dst, "it changed while undo was working, so it is kept (the photo is back too)")
         self.report.restored += 1
 
     def sweep(self) -> None:
         """Remove this export's temp files, then the folders it made if they are empty."""
-        pattern = fs.tmp_name(self.token, "*")
+        pattern, detached = fs.tmp_name(self.token, "*"), fs.tmp_name(self.token, "rm-")[:-5]
         for folder in {Path(f) for f in self.m.header.get("folders", []) if isinstance(f, str)} | {self.dest}:
             if folder != self.dest and (folder.parent != self.dest or folder.name in ("", ".", "..")):
                 continue
             st = lstat_or_none(folder)
             for tmp in folder.glob(pattern) if st is not None and stat.S_ISDIR(st.st_mode) else ():
-                fs.remove_quietly(tmp)
+                if not tmp.name.startswith(detached):   # those are files being checked: kept
+                    fs.remove_quietly(tmp)
         others = self.other_manifests()
         for d in reversed(self.m.created_dirs):
             if d.parent == self.dest and d.name not in ("", ".", ".."):
