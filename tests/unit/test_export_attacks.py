@@ -373,13 +373,19 @@ def test_manifest_bound_to_its_dest(tmp_path, lib_folder, how):
 
 # --- 10: hardlink export, then the original replaced by a symlink to the link ----------------
 
-def test_hardlink_undo_keeps_the_photo_when_the_original_became_a_symlink(tmp_path, lib_folder):
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_hardlink_undo_keeps_the_photo_when_the_original_became_a_symlink(tmp_path, lib_folder, what):
     folder, photos = lib_folder
     manifest, _, items = _export(tmp_path, folder, "hardlink")
     done = {Path(r["src"]): Path(r["dst"]) for r in items if r.get("type") == "item"}
-    a = folder / "a.jpg"
-    a.unlink()
-    os.symlink(done[a], a)              # a tidy-up tool "deduplicating" with a symlink
+    a = folder / "a.jpg" if what == "file" else folder / "sub" / "c.jpg"
+    if what == "file":                  # a tidy-up tool "deduplicating" with a symlink
+        a.unlink()
+        os.symlink(done[a], a)
+    else:                               # ... or the whole folder, pointing at the export
+        a.unlink()
+        (folder / "sub").rmdir()
+        os.symlink(done[a].parent, folder / "sub")
     r = run_cli("undo-export", manifest, home=tmp_path / "home", timeout=60)
     assert done[a].exists() and a.read_bytes() == photos[a], "the photo was lost"
     assert r.returncode == 2 and "left alone" in r.stdout, r.stdout + r.stderr
