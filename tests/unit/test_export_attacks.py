@@ -504,6 +504,7 @@ def test_undo_export_of_a_non_manifest_is_a_sentence(tmp_path, what):
     r = _cli_in(tmp_path, "undo-export", path, home=tmp_path / "home", timeout=30)
     assert r.returncode == 1, r.stdout + r.stderr
     one_sentence(r.stderr)
+    assert "manifest" in r.stderr, r.stderr
 
 
 def test_sizes_in_the_disk_full_sentence(tmp_path, lib_folder):

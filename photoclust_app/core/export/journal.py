@@ -152,12 +152,12 @@ def _read_capped(path: Path) -> bytes:
         if os.path.islink(path):
             raise ExportConflict(f"{path} is a symbolic link; give the manifest file itself.") from err
         raise ExportConflict(f"Could not read the export manifest {path}: {err.strerror or err}.") from err
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES:
+        os.close(fd)
+        raise ExportConflict(f"{path} is not an export manifest (not a regular file)." if not stat.S_ISREG(st.st_mode)
+                             else f"{path} is too large to be an export manifest.")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ExportConflict(f"{path} is not an export manifest (not a regular file).")
-        if st.st_size > MAX_MANIFEST_BYTES:
-            raise ExportConflict(f"{path} is too large to be an export manifest.")
         try:
             raw = f.read(MAX_MANIFEST_BYTES + 1)
         except OSError as err:
