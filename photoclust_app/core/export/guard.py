@@ -16,9 +16,9 @@ import stat
 from pathlib import Path
 
 from photoclust_app.core.display import printable_path
+from photoclust_app.core.store.location import LIBRARY_DIRNAME
 
 EXPORT_MARKER = ".photoclust-export"    # the scanner skips folders holding this file
-LIBRARY_DIRNAME = ".photoclust"         # must equal store.location.LIBRARY_DIRNAME
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_READ = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
     | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)

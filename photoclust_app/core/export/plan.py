@@ -9,7 +9,7 @@ from pathlib import Path
 from photoclust_app.core.export import fs
 from photoclust_app.core.errors import ExportConflict
 from photoclust_app.core.display import printable_path
-from photoclust_app.core.export.guard import EXPORT_MARKER, Guard, Unsafe
+from photoclust_app.core.export.guard import Guard, Unsafe
 from photoclust_app.core.export.names import name_key, sanitize_file_name, sanitize_folder_name, unique_name
 
 log = logging.getLogger(__name__)

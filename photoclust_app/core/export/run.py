@@ -157,10 +157,13 @@ def run_export(plan: ExportPlan, *, progress: ProgressFn | None = None,
     journalled before the source is removed. symlink: an absolute symbolic link.
     hardlink: a hard link; when a source is on another disk than dest (EXDEV) this raises
     ExportConflict before anything is written, as it does when dest cannot hold symlinks.
-    A failure part-way (disk full, permission, I/O error) stops the export, removes the
-    partial temp file, leaves every source intact and raises ExportFailed, naming the
-    manifest and how many files were done; cancel stops between files and raises
-    ExportCancelled. Either way undo_export(manifest) reverses what was done.
+    Every source is checked again here and at the moment it is used (guard.py); one that
+    is no longer safe to touch is not touched, is journalled as a "skip" line and added
+    to plan.skipped with the reason, and the export goes on. A failure part-way (disk
+    full, permission, I/O error, a photo changed while being moved) stops the export,
+    removes the partial temp file, leaves every source intact and raises ExportFailed,
+    naming the manifest and how many files were done; cancel stops between files and
+    raises ExportCancelled. Either way undo_export(manifest) reverses what was done.
     """
     progress = progress or no_progress
     root = Path(plan.source_root) if plan.source_root is not None else default_root([s for s, _ in plan.items])

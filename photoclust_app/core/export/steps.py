@@ -20,6 +20,9 @@ from photoclust_app.core.export.names import numbered
 
 
 class Steps:
+    """The per-file work of one run_export: one() exports item i or raises Unsafe
+    (refused, nothing made) or OSError (stopped; the journal says what exists)."""
+
     def __init__(self, mode: str, dest: Path, guard: Guard, journal: Journal, token: str):
         self.mode, self.dest, self.guard = mode, dest, guard
         self.journal, self.token = journal, token
