@@ -4,8 +4,10 @@ Anyone can write or edit a manifest, so undo holds it to what the export recorde
 manifest must sit in the folder it names as DEST, that folder must be the very one the
 export wrote to (st_dev, st_ino in the header), and the photo folder must be the one it
 exported from, and the manifest must belong to the user running undo. A manifest copied
-elsewhere, or edited to name another folder, is refused with a sentence. Each item's dst must then be DEST/<folder>/<name> and its src inside the
-photo folder and outside DEST, so nothing elsewhere on the disk can be named at all.
+elsewhere, or edited to name another folder, is refused with a sentence. Each item's dst
+must then be DEST/<folder>/<name> and its src inside the photo folder and outside DEST,
+so nothing elsewhere on the disk can be named at all; and a file counts as the export's
+own only while it is the recorded inode with the recorded size and hash (made()).
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from pathlib import Path
 
 from photoclust_app.core.display import printable_path
 from photoclust_app.core.errors import ExportConflict
-from photoclust_app.core.export.guard import inode, under
+from photoclust_app.core.export import fs
+from photoclust_app.core.export.guard import inode, is_regular, open_exact, under
 from photoclust_app.core.export.journal import Manifest
 from photoclust_app.core.export.plan import MODES
 
@@ -74,3 +77,40 @@ def _lstat(p: Path):
         return os.lstat(p)
     except OSError:
         return None
+
+
+def same_bytes(path: Path, st: os.stat_result, rec: dict) -> bool:
+    """The regular file at path (still the inode st) holds the recorded size and hash."""
+    if not is_regular(st) or st.st_size != rec["size"]:
+        return False
+    fd, _ = open_exact(path, inode(st))
+    try:
+        return fs.hash_fd(fd) == (rec["size"], rec["sha256"])
+    finally:
+        os.close(fd)
+
+
+def made(path: Path, st: os.stat_result | None, rec: dict, *, hashed: bool) -> bool:
+    """st (the lstat of path) is the file the export made and recorded."""
+    if st is None or not is_regular(st) or inode(st) != tuple(rec["id"]) or st.st_size != rec["size"]:
+        return False
+    return not hashed or same_bytes(path, st, rec)
+
+
+def identical(a: Path, sa, b: Path, sb) -> bool:
+    """Two regular files (neither a link) with the same bytes, or two names of one inode."""
+    if not (is_regular(sa) and is_regular(sb)):
+        return False
+    if inode(sa) == inode(sb):
+        return True
+    if sa.st_size != sb.st_size:
+        return False
+    fa, _ = open_exact(a, inode(sa))
+    try:
+        fb, _ = open_exact(b, inode(sb))
+        try:
+            return fs.hash_fd(fa) == fs.hash_fd(fb)
+        finally:
+            os.close(fb)
+    finally:
+        os.close(fa)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from photoclust_app.core.errors import ExportConflict
 from photoclust_app.core.export import fs
-from photoclust_app.core.export.bind import bind, item_paths
+from photoclust_app.core.export.bind import bind, identical, item_paths, made, same_bytes
 from photoclust_app.core.export.guard import (EXPORT_MARKER, Guard, Unsafe, ident, inode, is_regular,
                                               lstat_or_none, open_exact)
 from photoclust_app.core.export.journal import (MANIFEST_PREFIX, MANIFEST_SUFFIX, ItemState, Manifest,
@@ -37,43 +37,6 @@ class UndoReport:
     restored: int = 0                                  # moved files put back at their source
     removed: int = 0                                   # copies/links removed
     refused: list[tuple[Path, str]] = field(default_factory=list)   # (path, reason), left alone
-
-
-def _same_bytes(path: Path, st: os.stat_result, rec: dict) -> bool:
-    """The regular file at path (still the inode st) holds the recorded size and hash."""
-    if not is_regular(st) or st.st_size != rec["size"]:
-        return False
-    fd, _ = open_exact(path, inode(st))
-    try:
-        return fs.hash_fd(fd) == (rec["size"], rec["sha256"])
-    finally:
-        os.close(fd)
-
-
-def _made(path: Path, st: os.stat_result | None, rec: dict, *, hashed: bool) -> bool:
-    """st (the lstat of path) is the file the export made and recorded."""
-    if st is None or not is_regular(st) or inode(st) != tuple(rec["id"]) or st.st_size != rec["size"]:
-        return False
-    return not hashed or _same_bytes(path, st, rec)
-
-
-def _identical(a: Path, sa, b: Path, sb) -> bool:
-    """Two regular files (neither a link) with the same bytes, or two names of one inode."""
-    if not (is_regular(sa) and is_regular(sb)):
-        return False
-    if inode(sa) == inode(sb):
-        return True
-    if sa.st_size != sb.st_size:
-        return False
-    fa, _ = open_exact(a, inode(sa))
-    try:
-        fb, _ = open_exact(b, inode(sb))
-        try:
-            return fs.hash_fd(fa) == fs.hash_fd(fb)
-        finally:
-            os.close(fb)
-    finally:
-        os.close(fa)
 
 
 class _Undo:
@@ -122,7 +85,7 @@ class _Undo:
         p = lstat_or_none(path)
         if p is None:
             fs.rename_no_replace(tmp, path)
-        elif _identical(path, p, tmp, t):
+        elif identical(path, p, tmp, t):
             fs.remove_source(tmp, inode(t))
         else:
             self.refuse(tmp, f"an interrupted export or undo left this version of {path.name} here; kept")
@@ -133,17 +96,17 @@ class _Undo:
             return
         s = lstat_or_none(src)
         if rec is None:   # begun, not journalled: kept unless it is plainly a copy of src
-            if s is not None and inode(s) != inode(d) and _identical(src, s, dst, d):
+            if s is not None and inode(s) != inode(d) and identical(src, s, dst, d):
                 return self.remove(dst, d, st.i)
             return self.refuse(dst, "the export did not finish this file and it differs from the original; kept")
-        if not _made(dst, d, rec, hashed=True):
+        if not made(dst, d, rec, hashed=True):
             return self.refuse(dst, "this copy was changed after the export, so it is kept")
         if s is None:
             return self.refuse(dst, f"the original {src} is gone, so this copy is now the only one and is kept")
         if not is_regular(s) or inode(s) == inode(d):
             return self.refuse(dst, f"the original {src} is no longer a plain file of its own, so this copy "
                                     "may be the only one and is kept")
-        if not _same_bytes(src, s, rec):
+        if not same_bytes(src, s, rec):
             return self.refuse(dst, f"the original {src} has changed since the export, so this copy "
                                     "(the only one of the exported version) is kept")
         self.remove(dst, d, st.i)
@@ -177,21 +140,21 @@ class _Undo:
         fs.remove_quietly(src.parent / fs.tmp_name(self.token, f"undo-{st.i}"))  # from a crashed undo
         d, s = lstat_or_none(dst), lstat_or_none(src)
         if rec is None:   # interrupted before the copy was verified: the source was never removed
-            if d is not None and s is not None and _identical(src, s, dst, d):
+            if d is not None and s is not None and identical(src, s, dst, d):
                 self.remove(dst, d, st.i)
             elif d is not None:
                 self.refuse(dst, "the export did not finish this file; left alone")
             return
         if d is None:
-            if st.status != "withdrawn" and not (s is not None and _same_bytes(src, s, rec)):
+            if st.status != "withdrawn" and not (s is not None and same_bytes(src, s, rec)):
                 self.refuse(dst, f"the exported photo is no longer here, so it cannot be moved back to {src}")
             return
-        if not _made(dst, d, rec, hashed=True):
+        if not made(dst, d, rec, hashed=True):
             return self.refuse(dst, "this photo was changed after the export, so it stays where it is")
         if st.status == "withdrawn":   # the export was removing this copy of an old version
             return self.remove(dst, d, st.i)
         if s is not None:
-            if is_regular(s) and _same_bytes(src, s, rec):   # the source is still (or again) there
+            if is_regular(s) and same_bytes(src, s, rec):   # the source is still (or again) there
                 return self.remove(dst, d, st.i)
             return self.refuse(dst, f"something else now exists at {src}, so the photo stays here")
         self.move_back(src, dst, d, rec, st.i)
