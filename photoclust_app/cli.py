@@ -264,16 +264,26 @@ def cmd_export(args) -> int:
     if not groups:
         print("Nothing to export: no clusters yet (run `photoclust cluster FOLDER`).", file=sys.stderr)
         return 1
-    plan = plan_export(groups, Path(args.dest), mode=args.mode, source_root=folder)
-    if args.dry_run:
-        print(f"Dry run: would {args.mode} {len(plan.items)} photos into {plan.dest}:")
-        for name, count in plan.folders:
-            print(f"  {count:>6}  {printable_path(name)}/")
-        return 0
-    bar = TerminalProgress()
-    manifest = run_export(plan, progress=bar)
-    bar.finish()
-    print(manifest)
+    try:
+        plan = plan_export(groups, args.dest, mode=args.mode, source_root=folder,
+                           others=[] if args.include_unsorted else unsorted)
+        if args.dry_run:
+            print(f"Dry run: would {args.mode} {len(plan.items)} photos into {printable_path(str(plan.dest))}:")
+            for name, count in plan.folders:
+                print(f"  {count:>6}  {printable_path(name)}/")
+        else:
+            bar = TerminalProgress()
+            manifest = run_export(plan, progress=bar)
+            bar.finish()
+    except OSError as err:   # what the export's own checks did not foresee: still one sentence
+        print(f"photoclust: the export could not be done ({err.strerror or err}).", file=sys.stderr)
+        return 1
+    if plan.skipped:   # refused by the safety checks, never touched
+        print(f"{len(plan.skipped)} skipped:")
+        for path, reason in plan.skipped:
+            print(f"  {printable_path(str(path))}: {reason}")
+    if not args.dry_run:
+        print(printable_path(str(manifest)))   # last line: the manifest, for undo-export
     return 0
 
 
@@ -306,7 +316,12 @@ def cmd_forget_missing(args) -> int:
 def cmd_undo_export(args) -> int:
     from photoclust_app.core.export import undo_export
 
-    report = undo_export(Path(args.manifest))
+    try:
+        report = undo_export(Path(args.manifest))
+    except OSError as err:
+        print(f"photoclust: undo could not go on ({err.strerror or err}); run it again once that is fixed.",
+              file=sys.stderr)
+        return 1
     print(f"Undone: {report.removed} exported files removed, {report.restored} moved photos restored.")
     for path, reason in report.refused:
         print(f"  left alone {printable_path(str(path))}: {reason}")

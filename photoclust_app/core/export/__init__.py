@@ -1,15 +1,16 @@
 """Export named clusters to folders, safely, and undo it.
 
-The public API the CLI and GUI use; the work lives in export_names (sanitising),
-export_plan (the dry run), export_run (the journalled export), export_undo, with the
-careful file operations in export_fs and the manifest format in export_journal.
-Nothing here imports Qt or anything heavy.
+The public API the CLI and GUI use; the work lives in names (sanitising), plan (the dry
+run), run + steps (the journalled export), undo, with the careful file operations in fs,
+the rules for which paths may be touched in guard (sources) and bind (manifests), and the
+manifest format in journal. Nothing here imports Qt or anything heavy.
 """
 from __future__ import annotations
 
 from photoclust_app.core.export.journal import Manifest, read_manifest
 from photoclust_app.core.export.names import sanitize_file_name, sanitize_folder_name
-from photoclust_app.core.export.plan import EXPORT_MARKER, MODES, UNSORTED_FOLDER, ExportPlan, plan_export
+from photoclust_app.core.export.guard import EXPORT_MARKER
+from photoclust_app.core.export.plan import MODES, UNSORTED_FOLDER, ExportPlan, plan_export
 from photoclust_app.core.export.run import ExportCancelled, ExportFailed, run_export
 from photoclust_app.core.export.undo import UndoReport, undo_export
 

@@ -8,15 +8,14 @@ from pathlib import Path
 
 from photoclust_app.core.export import fs
 from photoclust_app.core.errors import ExportConflict
+from photoclust_app.core.display import printable_path
+from photoclust_app.core.export.guard import Guard, Unsafe
 from photoclust_app.core.export.names import name_key, sanitize_file_name, sanitize_folder_name, unique_name
 
 log = logging.getLogger(__name__)
 
 MODES = ("copy", "move", "symlink", "hardlink")
-# Written into every export destination; the scanner skips any directory that holds it,
-# so exports inside the library folder are never indexed again.
 UNSORTED_FOLDER = "Unsorted"  # the folder Unsorted photos go to when included
-EXPORT_MARKER = ".photoclust-export"
 
 
 @dataclass
@@ -25,6 +24,8 @@ class ExportPlan:
     mode: str                                   # "copy" | "move" | "symlink" | "hardlink"
     items: list[tuple[Path, Path]] = field(default_factory=list)   # (src, dst), absolute
     folders: list[tuple[str, int]] = field(default_factory=list)   # (folder name, photo count)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (src, reason): never touched
+    source_root: Path | None = None             # every src is inside it (undo holds to it too)
 
 
 def check_mode(mode: str) -> None:
@@ -43,32 +44,56 @@ def _existing_names(folder: Path) -> set[str]:
         return set()
 
 
-def _check_sources(paths: list[Path], mode: str) -> None:
-    missing = [p for p in paths if not os.path.isfile(p)]
+def default_root(paths: list[Path]) -> Path:
+    """The photo folder when the caller names none: the deepest folder holding every path."""
+    try:
+        return Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]))
+    except ValueError:     # different drives (Windows)
+        return Path(os.path.abspath(paths[0])).parent
+
+
+def _check_sources(paths: list[Path], root: Path, plan: ExportPlan) -> list[Path]:
+    """The sources that are safe to touch (guard.Guard's rules); the others go to
+    plan.skipped with the reason. Raises when photos are missing or none is left."""
+    guard, kept, missing = Guard(root), [], []
+    for p in paths:
+        try:
+            guard.check(p)
+        except FileNotFoundError:
+            missing.append(p)
+        except Unsafe as why:
+            log.info("export refuses %s: %s", p, why)
+            plan.skipped.append((p, str(why)))
+        else:
+            kept.append(p)
     if missing:
         raise ExportConflict(
-            f"{len(missing)} photo(s) are no longer where the library says, e.g. {missing[0]}; "
+            f"{len(missing)} photo(s) are no longer where the library says, e.g. {printable_path(str(missing[0]))}; "
             "rescan the folder before exporting.")
-    if mode == "move":
-        links = [p for p in paths if os.path.islink(p)]
-        if links:
-            raise ExportConflict(
-                f"{links[0]} is a symbolic link, and moving links could leave the photo behind; "
-                "export as copies instead.")
+    if not kept:
+        p, why = plan.skipped[0]
+        raise ExportConflict(f"None of the {len(paths)} photos can be exported safely: "
+                             f"{printable_path(str(p))} is refused because {why}.")
+    return kept
 
 
-def _check_dest(dest: Path, sources: list[Path], source_root: Path | None, mode: str) -> None:
+def _check_dest(dest: Path, sources: list[Path], others: list[Path], source_root: Path | None,
+                mode: str) -> None:
     if dest.exists() and not dest.is_dir():
         raise ExportConflict(f"The destination {dest} is a file, not a folder.")
     if source_root is not None and dest == _resolved(Path(source_root)):
         raise ExportConflict(
             "The destination is the photo folder itself; choose a new folder (a subfolder such as "
             f"{dest / 'Sorted'} is fine).")
-    own = {_resolved(p.parent) for p in sources}
-    if dest in own:
+    # The scanner skips every folder holding the export marker: a DEST above photos of the
+    # library would make them drop out of it at the next scan (and files land on themselves).
+    # Lexical, as the scanner sees the folder (it follows no links).
+    inside = next((p for p in (*sources, *others) if dest in Path(os.path.abspath(p)).parents), None)
+    if inside is not None:
         raise ExportConflict(
-            f"The destination {dest} already holds some of the photos being exported, so files would "
-            "land on themselves; choose a new folder.")
+            f"The destination {dest} holds photos of this library, e.g. {printable_path(str(inside))}; "
+            "photoclust never indexes a folder it exports into, so they would drop out of the library. "
+            "Choose a folder that holds none of the photos.")
     if mode == "hardlink":
         dev = fs.device_of(dest)
         other = next((p for p in sources if fs.device_of(p) != dev), None)
@@ -78,8 +103,8 @@ def _check_dest(dest: Path, sources: list[Path], source_root: Path | None, mode:
                 "export as copies or symbolic links instead. Nothing was changed.")
 
 
-def plan_export(groups: list[tuple[str, list[Path]]], dest: Path, *, mode: str = "copy",
-                source_root: Path | None = None) -> ExportPlan:
+def plan_export(groups: list[tuple[str, list[Path]]], dest: Path | str, *, mode: str = "copy",
+                source_root: Path | None = None, others: list[Path] = ()) -> ExportPlan:
     """Plan one subfolder per group under dest; creates nothing (this is the dry run).
 
     Folder names are sanitised and made unique case-insensitively ("Dogs", "Dogs (2)");
@@ -87,10 +112,16 @@ def plan_export(groups: list[tuple[str, list[Path]]], dest: Path, *, mode: str =
     planned file or a file already on disk get " (2)", " (3)" before the extension, so
     the plan never overwrites. A photo listed in two groups is moved only once (the first
     group wins); copies and links place it in both. Empty groups get no folder.
-    DEST inside source_root is allowed (run_export writes EXPORT_MARKER there).
+    Paths come from the library, which is untrusted: one outside source_root (default: the
+    folder holding them all), reached through a symbolic link, or not a regular file goes
+    to plan.skipped with the reason, never touched. DEST inside source_root is allowed
+    (run_export writes EXPORT_MARKER there) unless it holds photos of the library (the
+    sources, or ``others``: the library's photos left out of this export).
     Raises ExportConflict (a sentence for the user) when the export cannot be safe.
     """
     check_mode(mode)
+    if not str(dest).strip():
+        raise ExportConflict("Choose a destination folder: an empty path would mean the current folder.")
     dest = _resolved(Path(dest).expanduser())
     seen: set[str] = set()
     cleaned: list[tuple[str, list[Path]]] = []
@@ -98,7 +129,7 @@ def plan_export(groups: list[tuple[str, list[Path]]], dest: Path, *, mode: str =
         kept = []
         for p in paths:
             p = Path(os.path.abspath(Path(p).expanduser()))
-            key = os.path.normcase(os.path.realpath(p))
+            key = os.path.normcase(p)
             if mode == "move" and key in seen:
                 log.warning("%s is in more than one group; it is moved only once", p)
                 continue
@@ -109,12 +140,15 @@ def plan_export(groups: list[tuple[str, list[Path]]], dest: Path, *, mode: str =
     sources = [p for _, ps in cleaned for p in ps]
     if not sources:
         raise ExportConflict("There are no photos to export.")
-    _check_sources(sources, mode)
-    _check_dest(dest, sources, source_root, mode)
+    root = Path(os.path.abspath(source_root)) if source_root is not None else default_root(sources)
+    plan = ExportPlan(dest=dest, mode=mode, source_root=root)
+    safe = set(_check_sources(list(dict.fromkeys(sources)), root, plan))
+    cleaned = [(n, [p for p in ps if p in safe]) for n, ps in cleaned]
+    cleaned = [(n, ps) for n, ps in cleaned if ps]
+    _check_dest(dest, [p for p in sources if p in safe], list(others), source_root, mode)
 
     dest_names = _existing_names(dest)
     taken_folders: set[str] = set()
-    plan = ExportPlan(dest=dest, mode=mode)
     for display, paths in cleaned:
         base = sanitize_folder_name(display)
         while True:  # skip names used by another group, or on disk by a file or a symlink
@@ -126,11 +160,6 @@ def plan_export(groups: list[tuple[str, list[Path]]], dest: Path, *, mode: str =
             if match is not None and (dest / match).is_dir() and not (dest / match).is_symlink():
                 folder_name, folder = match, dest / match   # reuse an existing real folder
                 break
-        inside = next((p for p in paths if _resolved(p.parent) == _resolved(folder)), None)
-        if inside is not None:
-            raise ExportConflict(
-                f"{inside} is already in the folder {folder} this export would fill; "
-                "choose a new destination folder.")
         taken_files = _existing_names(folder)
         for src in paths:
             fname = unique_name(sanitize_file_name(src.name), taken_files, keep_extension=True)

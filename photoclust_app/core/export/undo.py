@@ -1,23 +1,32 @@
-"""Reversing an export from its manifest, without ever deleting something that changed.
+"""Reversing an export from its manifest, touching only what that export itself made.
 
-A copy or link is removed only while it is still exactly what the export made and the
-original still exists with the same bytes (otherwise it may now be the only copy). A moved
-photo goes back only if its bytes still match the manifest's hash and nothing has taken
-its old place. Anything else is left alone and reported in UndoReport.refused. Undo is
-idempotent: running it again after a refusal is fixed, or after a crash, finishes the job.
+A manifest is a file anyone can edit, so nothing in it is taken on trust (bind.py): it
+must lie in the folder it names as DEST, which must be the folder the export recorded
+(st_dev, st_ino); every dst must be DEST/<folder>/<name> through real folders and every
+src inside the recorded photo folder (not in DEST). A file is removed only while it is
+exactly what the export made: the recorded (dev, ino), and for copies and moves the size
+and SHA-256; the removal itself (fs.remove_source) checks the inode once more on the very
+file it detaches. A copy or link goes only while the original is still there as a regular
+file (not a link, which may point at the copy being removed) with the same bytes. A moved
+photo goes back only if nothing has taken its old place. Anything else is left alone and
+reported in UndoReport.refused. Undo is idempotent: running it again after a refusal is
+fixed, or after a crash, finishes the job.
 """
 from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photoclust_app.core.export import fs
 from photoclust_app.core.errors import ExportConflict
-from photoclust_app.core.export.journal import (MANIFEST_PREFIX, MANIFEST_SUFFIX, ItemState, Manifest, append_record,
-                             read_manifest)
-from photoclust_app.core.export.plan import EXPORT_MARKER
+from photoclust_app.core.export import fs
+from photoclust_app.core.export.bind import bind, identical, item_paths, made, same_bytes
+from photoclust_app.core.export.guard import (EXPORT_MARKER, Guard, Unsafe, ident, inode, is_regular,
+                                              lstat_or_none, open_exact)
+from photoclust_app.core.export.journal import (MANIFEST_PREFIX, MANIFEST_SUFFIX, ItemState, Manifest,
+                                                append_record, read_manifest)
 from photoclust_app.core.progress import ProgressFn, no_progress
 
 log = logging.getLogger(__name__)
@@ -30,127 +39,189 @@ class UndoReport:
     refused: list[tuple[Path, str]] = field(default_factory=list)   # (path, reason), left alone
 
 
-def _matches(path: Path, rec: dict) -> bool:
-    """Regular file (not a link) whose size and hash are the recorded ones."""
-    try:
-        if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) != rec["size"]:
-            return False
-        return fs.hash_file(path) == (rec["size"], rec["sha256"])
-    except OSError:
-        return False
-
-
 class _Undo:
     def __init__(self, m: Manifest):
         self.m, self.token, self.report = m, m.header["token"], UndoReport()
+        self.dest = Path(m.header["dest"])
+        self.sources = Guard(m.source_root, skip_marked=False)
 
     def refuse(self, path: Path, reason: str) -> None:
         log.info("undo leaves %s: %s", path, reason)
         self.report.refused.append((path, reason))
 
-    def remove(self, dst: Path) -> None:
-        os.unlink(dst)
+    def remove(self, path: Path, st: os.stat_result, i: int) -> None:
+        """Remove what the export made, only if path still holds that very inode."""
+        try:
+            fs.remove_source(path, inode(st), self.detached(path, i))
+        except fs.Changed:
+            return self.refuse(path, "it changed while undo was working, so it is kept")
         self.report.removed += 1
 
     def item(self, st: ItemState) -> None:
-        src, dst, rec = st.src, st.dst, st.record
-        if dst.parent.parent != self.m.dest:
-            return self.refuse(dst, "it is outside the export folder named in the manifest; left alone")
-        getattr(self, self.m.mode)(src, dst, rec, st)
+        why = item_paths(self.m, st.src, st.dst)
+        if why:
+            return self.refuse(st.dst, why)
+        try:   # a folder link on the way could make src name dst itself
+            self.sources.check_folders(st.src)
+        except FileNotFoundError:
+            pass
+        except Unsafe as why:
+            return self.refuse(st.dst, f"its original {st.src} cannot be checked because {why}; left alone")
+        self.restore_detached(self.detached(st.dst, st.i), st.dst)
+        if self.m.mode == "move":
+            self.restore_detached(st.src.parent / fs.tmp_name(self.token, f"src-{st.i}"), st.src)
+        getattr(self, self.m.mode)(st.src, st.dst, st.record, st)
+
+    def detached(self, path: Path, i: int) -> Path:
+        """Where fs.remove_source puts path's file while checking it (see restore_detached)."""
+        return path.parent / fs.tmp_name(self.token, f"rm-{i}")
+
+    def restore_detached(self, tmp: Path, path: Path) -> None:
+        """A crash inside fs.remove_source leaves the file it was removing under tmp: give it
+        its name back (as it was before), or keep both when the name is taken again."""
+        t = lstat_or_none(tmp)
+        if t is None:
+            return
+        p = lstat_or_none(path)
+        if p is None:
+            fs.rename_no_replace(tmp, path)
+        elif identical(path, p, tmp, t):
+            fs.remove_source(tmp, inode(t))
+        else:
+            self.refuse(tmp, f"an interrupted export or undo left this version of {path.name} here; kept")
 
     def copy(self, src, dst, rec, st) -> None:
-        if not os.path.lexists(dst):
+        d = lstat_or_none(dst)
+        if d is None:
             return
-        if rec is not None and not _matches(dst, rec):
+        s = lstat_or_none(src)
+        if rec is None:   # begun, not journalled: kept unless it is plainly a copy of src
+            if s is not None and inode(s) != inode(d) and identical(src, s, dst, d):
+                return self.remove(dst, d, st.i)
+            return self.refuse(dst, "the export did not finish this file and it differs from the original; kept")
+        if not made(dst, d, rec, hashed=True):
             return self.refuse(dst, "this copy was changed after the export, so it is kept")
-        if not os.path.isfile(src):
+        if s is None:
             return self.refuse(dst, f"the original {src} is gone, so this copy is now the only one and is kept")
-        if rec is not None and not _matches(src, rec):
+        if not is_regular(s) or inode(s) == inode(d):
+            return self.refuse(dst, f"the original {src} is no longer a plain file of its own, so this copy "
+                                    "may be the only one and is kept")
+        if not same_bytes(src, s, rec):
             return self.refuse(dst, f"the original {src} has changed since the export, so this copy "
                                     "(the only one of the exported version) is kept")
-        if rec is None and not fs.files_identical(src, dst):
-            return self.refuse(dst, "the export did not finish this file and it differs from the original; kept")
-        self.remove(dst)
+        self.remove(dst, d, st.i)
 
     def symlink(self, src, dst, rec, st) -> None:
-        if not os.path.lexists(dst):
+        d = lstat_or_none(dst)
+        if d is None:
             return
-        if os.path.islink(dst) and os.readlink(dst) == str(src):
-            return self.remove(dst)
+        ours = rec is None or (inode(d) == tuple(rec["id"]) and rec.get("target") == str(src))
+        if stat.S_ISLNK(d.st_mode) and ours and os.readlink(dst) == str(src):
+            return self.remove(dst, d, st.i)
         self.refuse(dst, "this is no longer the link the export made; left alone")
 
     def hardlink(self, src, dst, rec, st) -> None:
-        if not os.path.lexists(dst):
+        d = lstat_or_none(dst)
+        if d is None:
             return
-        if not os.path.isfile(src):
-            return self.refuse(dst, f"the original {src} is gone, so this link is now the only copy and is kept")
-        if os.path.islink(dst) or not fs.same_file(src, dst):
+        if not is_regular(d) or (rec is not None and inode(d) != tuple(rec["id"])):
             return self.refuse(dst, "this is no longer the same file as the original; left alone")
-        self.remove(dst)
+        s = lstat_or_none(src)
+        if s is None:
+            return self.refuse(dst, f"the original {src} is gone, so this link is now the only copy and is kept")
+        if not is_regular(s):   # e.g. a symlink to this very link: removing it would lose the photo
+            return self.refuse(dst, f"the original {src} is no longer a plain file (a symbolic link?), so this "
+                                    "link may be the only copy and is kept")
+        if inode(s) != inode(d):
+            return self.refuse(dst, "this is no longer the same file as the original; left alone")
+        self.remove(dst, d, st.i)
 
     def move(self, src, dst, rec, st) -> None:
         fs.remove_quietly(src.parent / fs.tmp_name(self.token, f"undo-{st.i}"))  # from a crashed undo
+        d, s = lstat_or_none(dst), lstat_or_none(src)
         if rec is None:   # interrupted before the copy was verified: the source was never removed
-            if os.path.lexists(dst) and fs.files_identical(src, dst):
-                self.remove(dst)
-            elif os.path.lexists(dst):
+            if d is not None and s is not None and identical(src, s, dst, d):
+                self.remove(dst, d, st.i)
+            elif d is not None:
                 self.refuse(dst, "the export did not finish this file; left alone")
             return
-        if not os.path.lexists(dst):
-            if not _matches(src, rec):
+        if d is None:
+            if st.status != "withdrawn" and not (s is not None and same_bytes(src, s, rec)):
                 self.refuse(dst, f"the exported photo is no longer here, so it cannot be moved back to {src}")
             return
-        if not _matches(dst, rec):
+        if not made(dst, d, rec, hashed=True):
             return self.refuse(dst, "this photo was changed after the export, so it stays where it is")
-        if os.path.lexists(src):
-            if _matches(src, rec):      # the source is still (or again) there with the same bytes
-                return self.remove(dst)
+        if st.status == "withdrawn":   # the export was removing this copy of an old version
+            return self.remove(dst, d, st.i)
+        if s is not None:
+            if is_regular(s) and same_bytes(src, s, rec):   # the source is still (or again) there
+                return self.remove(dst, d, st.i)
             return self.refuse(dst, f"something else now exists at {src}, so the photo stays here")
-        self.move_back(src, dst, rec, st.i)
+        self.move_back(src, dst, d, rec, st.i)
 
-    def move_back(self, src: Path, dst: Path, rec: dict, i: int) -> None:
+    def move_back(self, src: Path, dst: Path, d: os.stat_result, rec: dict, i: int) -> None:
+        try:
+            self.sources.check_folders(src)
+        except FileNotFoundError:
+            pass    # folders missing on the way are made below, as real folders
+        except Unsafe as why:
+            return self.refuse(dst, f"the photo cannot be moved back to {src} because {why}; it stays here")
         os.makedirs(src.parent, exist_ok=True)
         linked = fs.link_no_clobber(dst, src) if fs.device_of(src.parent) == fs.device_of(dst) else None
         if linked is False:
             return self.refuse(dst, f"something else now exists at {src}, so the photo stays here")
+        if linked and inode(os.lstat(src)) != inode(d):   # dst was swapped meanwhile: undo that link
+            os.unlink(src)
+            return self.refuse(dst, "this photo changed while being moved back, so it stays here")
         if linked is None:
             tmp = src.parent / fs.tmp_name(self.token, f"undo-{i}")
             fs.remove_quietly(tmp)
-            if fs.verified_copy(dst, tmp) != (rec["size"], rec["sha256"]):
-                fs.remove_quietly(tmp)
-                return self.refuse(dst, "this photo changed while being moved back, so it stays here")
+            fd, _ = open_exact(dst, inode(d))
+            try:
+                if fs.verified_copy(dst, tmp, fd) != (rec["size"], rec["sha256"]):
+                    fs.remove_quietly(tmp)
+                    return self.refuse(dst, "this photo changed while being moved back, so it stays here")
+            finally:
+                os.close(fd)
             try:
                 if not fs.publish(tmp, src):
                     return self.refuse(dst, f"something else now exists at {src}, so the photo stays here")
             finally:
                 fs.remove_quietly(tmp)
         fs.fsync_dir(src.parent)
-        fs.remove_source(dst)
+        try:
+            fs.remove_source(dst, ident(d), self.detached(dst, i))
+        except fs.Changed:
+            return self.refuse(dst, "it changed while undo was working, so it is kept (the photo is back too)")
         self.report.restored += 1
 
     def sweep(self) -> None:
         """Remove this export's temp files, then the folders it made if they are empty."""
-        pattern = fs.tmp_name(self.token, "*")
-        for folder in {Path(f) for f in self.m.header.get("folders", [])} | {self.m.dest}:
-            if folder.parent != self.m.dest and folder != self.m.dest:
+        pattern, detached = fs.tmp_name(self.token, "*"), fs.tmp_name(self.token, "rm-")[:-5]
+        for folder in {Path(f) for f in self.m.header.get("folders", []) if isinstance(f, str)} | {self.dest}:
+            if folder != self.dest and (folder.parent != self.dest or folder.name in ("", ".", "..")):
                 continue
-            for tmp in folder.glob(pattern) if folder.is_dir() else ():
-                fs.remove_quietly(tmp)
+            st = lstat_or_none(folder)
+            for tmp in folder.glob(pattern) if st is not None and stat.S_ISDIR(st.st_mode) else ():
+                if not tmp.name.startswith(detached):   # those are files being checked: kept
+                    fs.remove_quietly(tmp)
         others = self.other_manifests()
         for d in reversed(self.m.created_dirs):
-            if d.parent == self.m.dest:
+            if d.parent == self.dest and d.name not in ("", ".", ".."):
                 try:
                     os.rmdir(d)
                 except OSError:
                     self.hand_over(others, d)
 
     def other_manifests(self) -> list[Manifest]:
-        """Other exports into the same folder (unreadable ones are skipped)."""
+        """Other exports into the same folder (unreadable or foreign ones are skipped)."""
         out = []
-        for p in self.m.dest.glob(f"{MANIFEST_PREFIX}*{MANIFEST_SUFFIX}"):
+        for p in self.dest.glob(f"{MANIFEST_PREFIX}*{MANIFEST_SUFFIX}"):
             if p != self.m.path:
                 try:
-                    out.append(read_manifest(p))
+                    o = read_manifest(p)
+                    bind(o)
+                    out.append(o)
                 except ExportConflict:
                     log.warning("ignoring unreadable manifest %s", p)
         return out
@@ -159,15 +230,13 @@ class _Undo:
         """A folder (or, d None, the marker) this export made is still in use by a later
         export: make that export responsible for removing it when it is undone."""
         for o in others:
-            if o.dest != self.m.dest:
-                continue
             if d is None:
                 append_record(o.path, {"type": "adopt", "marker": True})
             elif str(d) in o.header.get("folders", []):
                 append_record(o.path, {"type": "adopt", "path": str(d)})
 
     def finish(self) -> None:
-        dest, h = self.m.dest, self.m.header
+        dest, h = self.dest, self.m.header
         if self.report.refused:
             append_record(self.m.path, {
                 "type": "undo", "restored": self.report.restored, "removed": self.report.removed,
@@ -175,7 +244,7 @@ class _Undo:
             return
         os.unlink(self.m.path)
         if self.m.owns_marker:
-            others = [o for o in self.other_manifests() if o.dest == dest]
+            others = self.other_manifests()
             if others:
                 self.hand_over(others[:1], None)
             else:
@@ -193,10 +262,12 @@ def undo_export(manifest: Path, *, progress: ProgressFn | None = None) -> UndoRe
     Copies/links it made are removed while unchanged; moved photos are moved back (bytes
     verified, never onto an existing file); temp files, empty folders it made, the marker
     (when no other export uses the folder) and the manifest go. If anything was refused
-    the manifest and marker stay, so undo can be run again.
+    the manifest and marker stay, so undo can be run again. A manifest that is not bound
+    to its folder (see bind.py) raises ExportConflict before anything is touched.
     """
     progress = progress or no_progress
-    m = read_manifest(Path(manifest))
+    m = read_manifest(Path(os.path.abspath(manifest)))
+    bind(m)
     u = _Undo(m)
     states = sorted(m.items.values(), key=lambda s: s.i, reverse=True)
     progress(0, len(states), "undo")
@@ -205,6 +276,10 @@ def undo_export(manifest: Path, *, progress: ProgressFn | None = None) -> UndoRe
             u.item(st)
         except OSError as err:
             u.refuse(st.dst, f"it could not be undone ({err.strerror or err}); left alone")
+        except Unsafe as why:
+            u.refuse(st.dst, f"it was left alone because {why}")
+        except (KeyError, TypeError, ValueError):
+            u.refuse(st.dst, "its line in the manifest is damaged; left alone")
         progress(k, len(states), "undo")
     u.sweep()
     u.finish()
