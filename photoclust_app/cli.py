@@ -11,19 +11,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from photoclust_app import __version__, cli_edits
+from photoclust_app import __version__, cli_bench, cli_edits
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
                "rename", "move", "merge", "undo", "redo")
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = text.lower().split("x")
-        return int(w), int(h)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 4000x3000, not {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,39 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("screenshot", help="render the main window on a library to a PNG")
     s.add_argument("folder")
     s.add_argument("out")
-    s.add_argument("--size", type=_size, default=(1400, 900))
+    s.add_argument("--size", type=cli_bench.size_arg, default=(1400, 900))
 
-    b = sub.add_parser("bench", help="speed and quality benchmarks").add_subparsers(dest="bench", metavar="BENCH")
-    b.required = True
-    s = b.add_parser("quality", help="cluster a labelled set (one subfolder per class) and score it")
-    s.add_argument("dataset", help="one subfolder per class; with --composite, the folder holding the shared sets")
-    s.add_argument("--composite", default=None, help="build an unbalanced set: mixfl, mix, flmulti or clmulti")
-    s.add_argument("--composite-seed", type=int, default=0)
-    s.add_argument("--seeds", default="42", help="clustering seeds, e.g. 0-4 or 1,2,3 (the photos are embedded once)")
-    s.add_argument("--no-baselines", action="store_true", help="skip HDBSCAN eom and k-means-told-k on the same space")
-    s.add_argument("--model", default="clip")
-    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    s.add_argument("--json", action="store_true")
-    s = b.add_parser("index", help="decode / embed / index speed on synthetic camera-sized JPEGs")
-    s.add_argument("--n", type=int, default=200)
-    s.add_argument("--size", type=_size, default=(4000, 3000))
-    s.add_argument("--model", default="lite")
-    s.add_argument("--workers", type=int, default=None)
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--json", action="store_true")
-    s = b.add_parser("reindex", help="time a second index of an unchanged folder of N small photos")
-    s.add_argument("--n", type=int, default=2000)
-    s.add_argument("--json", action="store_true")
-    s = b.add_parser("gui", help="time selection, edits and the map in the real window on N photos")
-    s.add_argument("--n", type=int, default=100_000)
-    s.add_argument("--json", action="store_true")
-    s = b.add_parser("edits", help="time the session's edits, undo and redo on a library of N photos")
-    s.add_argument("--n", type=int, default=100_000)
-    s.add_argument("--json", action="store_true")
-    s = b.add_parser("cluster", help="UMAP / HDBSCAN speed and memory on synthetic embeddings")
-    s.add_argument("--n", type=int, default=20000)
-    s.add_argument("--dim", type=int, default=512)
-    s.add_argument("--json", action="store_true")
+    cli_bench.add_parser(sub)
     return p
 
 
@@ -336,58 +298,6 @@ def cmd_screenshot(args) -> int:
     return 0
 
 
-def _seeds(text: str) -> list[int]:
-    from photoclust_app.core.errors import PhotoclustError
-
-    try:
-        if "-" in text:
-            a, b = text.split("-", 1)
-            return list(range(int(a), int(b) + 1))
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise PhotoclustError(f"--seeds takes a range like 0-4 or a list like 1,2,3, not {text!r}.") from None
-
-
-def cmd_bench(args) -> int:
-    from photoclust_app.terminal_progress import TerminalProgress
-
-    bar = TerminalProgress(unit="items")
-    if args.bench == "quality":
-        from photoclust_app.core.bench.quality_bench import bench_quality
-
-        result = bench_quality(args.dataset, model=args.model, device=args.device, seeds=_seeds(args.seeds),
-                               composite=args.composite, composite_seed=args.composite_seed,
-                               baselines=not args.no_baselines, progress=bar)
-    elif args.bench == "index":
-        from photoclust_app.core.bench.index_bench import bench_index
-
-        result = bench_index(n=args.n, size=args.size, model=args.model, workers=args.workers,
-                             batch_size=args.batch_size, progress=bar)
-    elif args.bench == "gui":
-        from photoclust_app.gui.bench_gui import bench_gui
-
-        result = bench_gui(n=args.n)
-    elif args.bench == "edits":
-        from photoclust_app.core.bench.edits_bench import bench_edits
-
-        result = bench_edits(n=args.n, progress=bar)
-    elif args.bench == "reindex":
-        from photoclust_app.core.bench.index_bench import bench_reindex
-
-        result = bench_reindex(n=args.n)
-    else:
-        from photoclust_app.core.bench.cluster_bench import bench_cluster
-
-        result = bench_cluster(n=args.n, dim=args.dim, progress=bar)
-    bar.finish()
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        for key, value in result.items():
-            print(f"{key:>22}: {value:.4g}" if isinstance(value, float) else f"{key:>22}: {value}")
-    return 0
-
-
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
-            "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cmd_bench, "screenshot": cmd_screenshot,
+            "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cli_bench.cmd_bench, "screenshot": cmd_screenshot,
             **cli_edits.COMMANDS}
