@@ -115,3 +115,16 @@ def test_a_named_cluster_survives_a_recluster_after_a_split(sorted_folder):
     assert _cli(home, "cluster", folder, "--no-names", "--min-cluster-size", "5").returncode == 0
     groups, _ = _work(folder)
     assert "Named piece" in groups and "Mine" in groups
+
+
+def test_an_export_folder_passed_over_is_listed_with_its_reason(tmp_path):
+    """0.1 skipped a folder holding an export marker without a word."""
+    folder, home = tmp_path / "photos", tmp_path / "home"
+    _folder(folder, per=3)
+    out = _cli(home, "index", folder, "--model", "tiny-test", "--workers", "0")
+    assert _cli(home, "cluster", folder, "--no-names", "--min-cluster-size", "2").returncode == 0
+    assert _cli(home, "export", folder, folder / "Sorted").returncode == 0    # an export inside the folder
+    out = _cli(home, "index", folder, "--model", "tiny-test", "--workers", "0")
+    assert out.returncode == 0 and "Sorted/: a photoclust export" in out.stdout, out.stdout
+    info = json.loads(_cli(home, "info", folder, "--json").stdout)
+    assert {s["path"] for s in info["skipped"]} == {"Sorted/"} and info["indexed"] == 9
