@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
 from photoclust_app.core import export as export_core
+from photoclust_app.core.display import printable_path
 from photoclust_app.gui.tasks import TaskRunner, error_sentence
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,19 @@ def _keeping_manifest(fn):
     return job
 
 
+def _skipped_note(plan) -> str:
+    """" N skipped (reason)." for the summary line, or ""."""
+    skipped = getattr(plan, "skipped", None) or []
+    if not skipped:
+        return ""
+    return f" {len(skipped)} skipped ({skipped[0][1]}{'; …' if len(skipped) > 1 else ''}): see the tooltip."
+
+
+def _skipped_list(plan) -> str:
+    skipped = getattr(plan, "skipped", None) or []
+    return "\n".join(f"{printable_path(str(p))}: {why}" for p, why in skipped[:50])
+
+
 def _row(first: QtWidgets.QWidget, *rest: QtWidgets.QWidget) -> QtWidgets.QWidget:
     """A widget laying out FIRST (stretching) and REST in a row, without margins."""
     box = QtWidgets.QWidget()
@@ -88,6 +102,7 @@ class ExportDialog(QtWidgets.QDialog):
         self._plan_error = self._run_error = ""
         self._pending: tuple | None = None
         self._run_left_manifest = False
+        self._moved_away = False  # a move export just took the photos out: no preview of "nothing left"
         self._gen = self._planned_gen = 0      # generations of options and clusters asked for / shown
         self._planning: tuple | None = None    # (generation, groups) of the plan being made
         self._planner = TaskRunner(self, describe=_sentence)
@@ -270,6 +285,14 @@ class ExportDialog(QtWidgets.QDialog):
         return self._session.export_groups(include_unsorted=self._unsorted_box.isChecked(),
                                            unsorted_name=UNSORTED_FOLDER)
 
+    def _others(self) -> list[Path]:
+        """Library photos this export leaves out (Unsorted when not included): DEST must not
+        hold any of them either, or the next scan would skip them with the export."""
+        if self._unsorted_box.isChecked():
+            return []
+        s = self._session
+        return [s.photo_path(p) for p in s.members(None) if not s.is_missing(p)]
+
     def _update_unsorted_box(self) -> None:
         n = len(self._session.members(None))
         self._unsorted_box.setText(f"Include Unsorted ({n} photos) as a folder named \u201c{UNSORTED_FOLDER}\u201d")
@@ -311,9 +334,10 @@ class ExportDialog(QtWidgets.QDialog):
             self._planning = (gen, None)
             self._on_planned(None, str(err))
             return
-        groups, mode, root = self._groups_now(), self.mode(), Path(self._session.folder)
+        groups, mode, root, others = self._groups_now(), self.mode(), Path(self._session.folder), self._others()
         self._planning = (gen, groups)
-        self._planner.start("preview", lambda ctx: export_core.plan_export(groups, dest, mode=mode, source_root=root))
+        self._planner.start("preview", lambda ctx: export_core.plan_export(groups, dest, mode=mode, source_root=root,
+                                                                           others=others))
 
     def _on_plan_finished(self, _name: str, plan) -> None:
         self._on_planned(plan, "")
@@ -336,7 +360,8 @@ class ExportDialog(QtWidgets.QDialog):
             n.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self._table.setItem(r, 1, n)
         total = sum(c for _, c in rows)
-        self._summary.setText(f"{total} photos into {len(rows)} folders." if rows else "")
+        self._summary.setText(f"{total} photos into {len(rows)} folders.{_skipped_note(plan)}" if rows else "")
+        self._summary.setToolTip(_skipped_list(plan))
         self._export_btn.setEnabled(plan is not None and not self.is_running())
         self._previewReady.emit()
 
@@ -370,11 +395,11 @@ class ExportDialog(QtWidgets.QDialog):
             return
         plan, groups = self._plan, self._groups_now()
         if groups != self._plan_groups:   # an edit since the preview: export what is there now
-            dest, mode, root = plan.dest, plan.mode, Path(self._session.folder)
+            dest, mode, root, others = plan.dest, plan.mode, Path(self._session.folder), self._others()
 
             def fresh_plan(ctx):
                 ctx.progress(0, 0, "plan")
-                return export_core.plan_export(groups, dest, mode=mode, source_root=root)
+                return export_core.plan_export(groups, dest, mode=mode, source_root=root, others=others)
         else:
             def fresh_plan(ctx):
                 return plan
@@ -394,8 +419,12 @@ class ExportDialog(QtWidgets.QDialog):
 
     def _on_exported(self, plan, manifest) -> None:
         self._manifest = Path(manifest)
-        n, k = len(plan.items), len(plan.folders)
-        self._show_result(f"{_VERB.get(plan.mode, 'Exported')} {n} photos into {k} folders in {plan.dest}.")
+        refused = {src for src, _ in plan.skipped}
+        n, k = sum(1 for src, _ in plan.items if src not in refused), len(plan.folders)
+        self._show_result(f"{_VERB.get(plan.mode, 'Exported')} {n} photos into {k} folders in {plan.dest}."
+                          f"{_skipped_note(plan)}")
+        self._result.setToolTip(_skipped_list(plan))
+        self._moved_away = plan.mode == "move"
         self._pending = (self.exportFinished, str(manifest))
 
     def _on_run_partial(self, kind: str, payload) -> None:
@@ -421,7 +450,13 @@ class ExportDialog(QtWidgets.QDialog):
         for w in (self._dest, self._mode):
             w.setEnabled(True)
         self._undo_btn.setEnabled(self._manifest is not None)
-        self._refresh_preview(keep_run_error=True)
+        if self._moved_away:  # the photos now live in DEST: a preview would only say so in red
+            self._moved_away = False
+            self._table.setRowCount(0)
+            self._summary.setText("The photos now live in the export; the library keeps their clusters and "
+                                  "names (Undo export brings them back).")
+        else:
+            self._refresh_preview(keep_run_error=True)
         pending, self._pending = self._pending, None
         if pending is not None:   # announced once the dialog is usable again
             pending[0].emit(pending[1])

@@ -295,3 +295,27 @@ def test_show_in_folder_opens_destination(dialog, tmp_path, qtbot, monkeypatch):
         dialog.start_export()
     dialog._show_btn.click()
     assert opened == [QtCore.QUrl.fromLocalFile(str((tmp_path / "out").resolve()))]
+
+
+def test_a_move_export_leaves_no_red_error_about_the_state_it_made(dialog, library, tmp_path, qtbot):
+    """0.1 re-planned right after a Move export and showed the moved photos as an error."""
+    dest = tmp_path / "out"
+    dialog.set_destination(dest)
+    dialog.set_mode("move")
+    dialog.wait_for_preview()
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()
+    qtbot.waitUntil(lambda: not dialog.is_running())
+    assert dialog.error_text() == "" and not dialog._error.isVisible()
+    assert "Moved 6 photos" in dialog._result.text() and "now live in the export" in dialog._summary.text()
+    report = dialog.undo_last_export()
+    assert report.restored == 6 and all((library.folder / rel).is_file() for rel in PHOTOS)
+
+
+def test_photos_the_export_will_not_touch_are_shown_as_skipped(dialog, library, tmp_path):
+    gone = next(library.folder / rel for rel in PHOTOS if Path(rel).name == "f.jpg")
+    gone.unlink()   # missing since the last scan
+    dialog.set_destination(tmp_path / "out")
+    dialog.wait_for_preview()
+    assert dialog.error_text() == ""
+    assert "1 skipped (missing" in dialog._summary.text() and "f.jpg" in dialog._summary.toolTip()

@@ -149,6 +149,16 @@ def test_symlinked_folder_in_dest_is_not_followed(tmp_path):
     assert os.listdir(outside) == []
 
 
+def test_a_missing_photo_is_skipped_and_the_rest_exported(tmp_path):
+    """Missing is not deleted: a photo not where the library says (a move export, a drive
+    unplugged since the scan) is listed as skipped; 0.1 refused the whole export."""
+    root = tmp_path / "Pictures"
+    photos = list(make_photos(root, ["a.jpg", "sub/b.jpg"]))
+    plan = plan_export([("Dogs", photos + [root / "gone.jpg"])], tmp_path / "out", source_root=root)
+    assert [src.name for src, _ in plan.items] == ["a.jpg", "b.jpg"]
+    assert [(p.name, why.split(":")[0]) for p, why in plan.skipped] == [("gone.jpg", "missing")]
+
+
 @pytest.mark.parametrize("case", ["mode", "dest_file", "dest_is_root", "own_folder", "missing", "empty"])
 def test_plan_conflicts(tmp_path, case):
     root = tmp_path / "Pictures"
@@ -162,8 +172,8 @@ def test_plan_conflicts(tmp_path, case):
         dest = root
     elif case == "own_folder":
         dest, kwargs = root / "sub", {}
-    elif case == "missing":
-        groups = [("Dogs", photos + [root / "gone.jpg"])]
+    elif case == "missing":  # every photo gone (a few missing ones are skipped: below)
+        groups = [("Dogs", [root / "gone.jpg", root / "sub" / "gone.jpg"])]
     else:
         groups = [("Dogs", [])]
     before = tree(tmp_path)

@@ -54,22 +54,25 @@ def default_root(paths: list[Path]) -> Path:
 
 def _check_sources(paths: list[Path], root: Path, plan: ExportPlan) -> list[Path]:
     """The sources that are safe to touch (guard.Guard's rules); the others go to
-    plan.skipped with the reason. Raises when photos are missing or none is left."""
+    plan.skipped with the reason. A photo no longer where the library says (moved away by a
+    move export, a drive unplugged since the last scan) is skipped too: the rest still goes.
+    Raises when none is left."""
     guard, kept, missing = Guard(root), [], []
     for p in paths:
         try:
             guard.check(p)
         except FileNotFoundError:
             missing.append(p)
+            plan.skipped.append((p, "missing: not where the library says (index the folder to update it)"))
         except Unsafe as why:
             log.info("export refuses %s: %s", p, why)
             plan.skipped.append((p, str(why)))
         else:
             kept.append(p)
-    if missing:
+    if not kept and missing and len(missing) == len(paths):
         raise ExportConflict(
-            f"{len(missing)} photo(s) are no longer where the library says, e.g. {printable_path(str(missing[0]))}; "
-            "rescan the folder before exporting.")
+            f"None of the {len(paths)} photos is where the library says, e.g. {printable_path(str(missing[0]))}; "
+            "index the folder first (after a move export, the photos live in the export).")
     if not kept:
         p, why = plan.skipped[0]
         raise ExportConflict(f"None of the {len(paths)} photos can be exported safely: "
