@@ -281,7 +281,8 @@ class WindowActions:
         w = self.win
         before = (w.model_name, w.device)
         dlg = SettingsDialog(w.settings, w)
-        dlg.set_fallback_note(str(w.settings.value("model_notice", "") or ""))
+        if w.library is not None:   # what the library really uses, which the choice may not be
+            dlg.set_library_model(w.library.model, str(w.settings.value("model_notice", "") or ""))
         if dlg.exec() and (w.model_name, w.device) != before:
             w.tell(f"Model set to {w.model_name}; re-indexing with it.")
             w.reindex()

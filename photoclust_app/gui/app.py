@@ -34,12 +34,17 @@ def icon_path() -> Path | None:
 
 
 def make_application(argv: list[str] | None = None):
+    """The QApplication (made once). Qt's fatal start-up errors become one sentence and exit
+    code 1 (platform_check.fatal_guard), never an abort."""
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from photoclust_app.gui.platform_check import fatal_guard
+
     app = QApplication.instance()
     if app is None:
-        app = QApplication(list(argv if argv is not None else sys.argv[:1]))
+        with fatal_guard():
+            app = QApplication(list(argv if argv is not None else sys.argv[:1]))
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
     app.setApplicationDisplayName("photoclust")
@@ -84,6 +89,13 @@ def run_app(folder: str | None = None) -> int:
     from photoclust_app.logging_setup import configure_logging
 
     configure_logging()
+    from photoclust_app.gui.platform_check import start_problem
+
+    problem = start_problem()
+    if problem is not None:  # no display, or Qt's X11 libraries missing: say so, do not abort
+        log.info("Not starting the window: %s", problem)
+        print(problem, file=sys.stderr)
+        return 1
     app = make_application()
     from PySide6.QtCore import QTimer
 

@@ -24,7 +24,7 @@ from photoclust_app.gui.map_items import cluster_color
 from photoclust_app.gui.map_view import MapView
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
-from photoclust_app.gui.progress_panel import NoticeLabel, ProgressPanel, SkippedButton
+from photoclust_app.gui.progress_panel import ProgressPanel, SkippedButton
 from photoclust_app.gui.selection import LinkedSelection
 from photoclust_app.gui.thumbnails import ThumbnailLoader
 from photoclust_app.gui.views import ClusterListView, FilterEdit, PhotoGridView
@@ -49,6 +49,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.session: Session | None = None
         self.thumbnails: ThumbnailLoader | None = None
         self.last_report = None
+        self._model_before: str | None = None   # the library's model when it was opened
+        self._pending_notice: str | None = None  # said with the "Indexed" sentence
         self._syncing = False
         self._map_full, self._map_dirty = False, set()
         self._close_when_idle = False
@@ -112,11 +114,9 @@ class MainWindow(LinkedSelection, QMainWindow):
 
         self.progress = ProgressPanel()
         self.skipped_button = SkippedButton()
-        self.notice = NoticeLabel()
         self.summary_label = QLabel()
         sb = self.statusBar()
         sb.addWidget(self.summary_label)
-        sb.addPermanentWidget(self.notice)
         sb.addPermanentWidget(self.skipped_button)
         sb.addPermanentWidget(self.progress)
 
@@ -145,10 +145,10 @@ class MainWindow(LinkedSelection, QMainWindow):
     def _thumbnail_image(self, photo_id: int):
         return self.thumbnails.image(photo_id) if self.thumbnails is not None else None
 
-    def tell(self, text: str, *, error: bool = False) -> None:
+    def tell(self, text: str, *, error: bool = False, seconds: int = 10) -> None:
         """A sentence for the user: the status bar, and a (non-blocking) box for errors."""
         log.log(logging.WARNING if error else logging.INFO, "%s", text)
-        self.statusBar().showMessage(text, 10000)
+        self.statusBar().showMessage(text, seconds * 1000)
         if error:
             box = QMessageBox(QMessageBox.Icon.Warning, "photoclust", text, QMessageBox.StandardButton.Ok, self)
             box.setModal(False)
@@ -182,6 +182,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             return False
         self._close_folder()
         self.library = lib
+        self._model_before, self._pending_notice = lib.model, None
         self.session = Session(lib, SessionState())  # empty until the worker has read the state
         self.session.subscribe(self._on_session_event)
         self.thumbnails = ThumbnailLoader(lib.folder, pool=self.thumbnail_pool, parent=self)
@@ -280,8 +281,13 @@ class MainWindow(LinkedSelection, QMainWindow):
         elif kind == "index_report":
             self.last_report = payload
             notice = getattr(payload, "notice", None)
-            self.notice.set_notice(notice)
-            self.settings.setValue("model_notice", notice or "")
+            if notice:
+                self.settings.setValue("model_notice", notice)   # Settings explains the model with it
+                # Said once: when this indexing is what put the library on the fallback model,
+                # not at every launch of a library that already uses it.
+                if getattr(payload, "model", None) != self._model_before:
+                    self._pending_notice = notice
+            self._model_before = getattr(payload, "model", None) or self._model_before
         elif kind == "plan":
             plan, undoable = payload
             if self.runner.cancel_requested:
@@ -299,10 +305,8 @@ class MainWindow(LinkedSelection, QMainWindow):
 
     def _on_task_finished(self, name: str, result) -> None:
         if name == "open":
-            r = result
-            if r is not None:
-                self.tell(f"Indexed: {r.found} photos, {r.embedded} embedded, {len(r.skipped)} skipped "
-                          f"({r.seconds:.1f} s).")
+            if result is not None:
+                self._tell_indexed(result)
         elif name == "recluster" and self.session is not None:
             self.session.recluster(result)
             self.tell("Re-clustered; Ctrl+Z puts the previous clusters back.")
@@ -315,6 +319,21 @@ class MainWindow(LinkedSelection, QMainWindow):
                 self.select_clusters([result.scope, *parts])
         self._update_summary()
         self.taskEnded.emit(name, "finished")
+
+    def _tell_indexed(self, r) -> None:
+        """What an indexing did, counting photos as the status bar does (not skipped files)."""
+        n = self.session.photo_count() if self.session is not None else r.found - len(r.skipped)
+        parts = [f"Indexed: {n:,} photo{'s' if n != 1 else ''}", f"{r.embedded:,} embedded now"]
+        if r.skipped:
+            parts.append(f"{len(r.skipped):,} file{'s' if len(r.skipped) != 1 else ''} skipped")
+        if r.missing:
+            parts.append(f"{r.missing:,} missing")
+        text = f"{', '.join(parts)} ({r.seconds:.1f} s)."
+        notice, self._pending_notice = self._pending_notice, None
+        if notice:
+            self.tell(f"{notice} {text}", seconds=30)
+        else:
+            self.tell(text)
 
     def _on_task_cancelled(self, name: str, message: str) -> None:
         self.tell(message)

@@ -1,5 +1,5 @@
-"""Status-bar widgets: task progress (stage, n/N, photos/s, time left, Cancel), the count
-of skipped files with their reasons, and the model notice (e.g. the offline fallback)."""
+"""Status-bar widgets: task progress (stage, n/N, photos/s, time left, Cancel) and the count
+of skipped files with their reasons (a dialog lists them, with actions)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -118,17 +118,3 @@ class SkippedDialog(QDialog):
         lay.addWidget(table)
         lay.addWidget(buttons)
         self.table = table
-
-
-class NoticeLabel(QLabel):
-    """A persistent note in the status bar, e.g. that the offline model is in use."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setTextFormat(Qt.TextFormat.PlainText)
-        self.hide()
-
-    def set_notice(self, text: str | None) -> None:
-        self.setText(text or "")
-        self.setToolTip(text or "")
-        self.setVisible(bool(text))

@@ -27,6 +27,17 @@ DEVICES = [
     ("cuda", "NVIDIA GPU (CUDA)"),
     ("mps", "Apple GPU (Metal)"),
 ]
+def describe_model(name: str | None) -> str:
+    """The model id stored in a library (meta "model"), for people."""
+    if not name:
+        return "none yet (the folder is not indexed)"
+    if name == "lite":
+        return "EfficientNet-Lite0 (lite, the offline model)"
+    if name.startswith("clip:"):
+        return f"CLIP ({name[len('clip:'):]})"
+    return name
+
+
 REEMBED_WARNING = ("Changing the model re-embeds every photo in the library at the next indexing, "
                    "which takes about as long as the first indexing did; clusters are then recomputed.")
 
@@ -92,6 +103,12 @@ class SettingsDialog(QtWidgets.QDialog):
                 item.setEnabled(False)
                 item.setToolTip("Not available on this computer.")
         form.addRow("Device:", self._device)
+        self._library_model = QtWidgets.QLabel(wordWrap=True)
+        self._library_model.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._library_model_row = QtWidgets.QLabel("This library uses:")
+        form.addRow(self._library_model_row, self._library_model)
+        self._library_model_row.hide()
+        self._library_model.hide()
 
         self._note = QtWidgets.QLabel(wordWrap=True)
         self._note.setStyleSheet("color: #b35900;")
@@ -166,6 +183,24 @@ class SettingsDialog(QtWidgets.QDialog):
     def model_changed(self) -> bool:
         """Whether the chosen model differs from the saved one (the library will be re-embedded)."""
         return self.model() != self._stored_model
+
+    def set_library_model(self, name: str | None, notice: str = "") -> None:
+        """Show the model the open library's index was really built with (library meta
+        "model"), and, when that is the offline fallback although another model is chosen,
+        why (NOTICE: the sentence the last fallback gave)."""
+        self._library_model.setText(describe_model(name))
+        for w in (self._library_model_row, self._library_model):
+            w.setVisible(True)
+        fell_back = name == "lite" and self._stored_model != "lite"
+        if fell_back:
+            why = notice or "The chosen model could not be loaded when this library was indexed."
+            self.set_fallback_note(f"{why} photoclust tries the chosen model again at each indexing; "
+                                   "choose “EfficientNet-Lite0” to stop trying.")
+        else:
+            self.set_fallback_note("")
+
+    def library_model(self) -> str:
+        return self._library_model.text() if not self._library_model.isHidden() else ""
 
     def set_fallback_note(self, text: str) -> None:
         """Say that the last indexing fell back to the offline model (empty text hides it)."""

@@ -199,15 +199,20 @@ def test_cancel_during_a_fit_discards_it(opened, qtbot):
     assert not win.session.can_undo
 
 
-def test_clip_unavailable_falls_back_to_the_offline_model_with_a_visible_note(make_window, photo_folder, qtbot,
+def test_clip_unavailable_falls_back_to_the_offline_model_and_says_so_once(make_window, photo_folder, qtbot,
                                                                                no_network):
     win = make_window(model="clip")  # no network, empty cache: CLIP weights cannot be had
     win.auto_cluster = False          # the note is the point here, not the clusters
     args = open_and_wait(qtbot, win, photo_folder)
     assert args == ["open", "finished"]
     assert win.library.model == "lite"
-    assert win.notice.isVisible() and "offline model" in win.notice.text()
-    assert win.settings.value("model_notice") == win.notice.text()
+    said = win.statusBar().currentMessage()
+    assert "offline model" in said and "Indexed:" in said          # once, with what indexing did
+    assert win.settings.value("model_notice") in said              # Settings explains the model with it
+    win.statusBar().clearMessage()
+    open_and_wait(qtbot, win, photo_folder)                         # the next launch: lite already
+    assert win.library.model == "lite"
+    assert "offline model" not in win.statusBar().currentMessage()
 
 
 def test_a_damaged_library_is_offered_a_fresh_start_and_kept(make_window, indexed_folder, qtbot):

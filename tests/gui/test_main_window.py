@@ -208,11 +208,10 @@ def test_settings_dialog_choice_is_used_and_reindexes(opened, monkeypatch):
 
     win = opened
     win._model_override = None  # use the settings, as the app does
-    win.settings.setValue("model_notice", "CLIP weights could not be downloaded; using the offline model.")
     shown = {}
 
     def fake_exec(dlg):
-        shown["note"] = dlg.fallback_note()
+        shown["library"] = dlg.library_model()
         dlg.set_model("lite")
         dlg.save()
         return 1
@@ -221,20 +220,68 @@ def test_settings_dialog_choice_is_used_and_reindexes(opened, monkeypatch):
     reindexed = []
     monkeypatch.setattr(win, "reindex", lambda: reindexed.append(True))
     win.actions.settings.trigger()
-    assert "offline model" in shown["note"]
+    assert shown["library"] == "hand"
     assert win.model_name == "lite" and win.settings.value("model") == "lite"
     assert reindexed == [True]
 
 
-def test_index_notice_shows_in_the_status_bar(opened):
+def test_settings_show_the_model_the_library_really_uses(opened, monkeypatch):
+    """CLIP chosen, but the library fell back to lite: Settings says lite, and why."""
+    from photoclust_app.gui import settings_dialog
+
+    win = opened
+    win._model_override = None
+    win.settings.setValue("model", "clip")
+    note = "CLIP weights could not be downloaded; using the offline model 'lite' instead."
+    win.settings.setValue("model_notice", note)
+    win.library.set_meta("model", "lite")
+    shown = {}
+
+    def fake_exec(dlg):
+        shown.update(model=dlg.model(), library=dlg.library_model(), note=dlg.fallback_note())
+        return 0
+
+    monkeypatch.setattr(settings_dialog.SettingsDialog, "exec", fake_exec)
+    win.actions.settings.trigger()
+    assert shown["model"] == "clip"
+    assert "EfficientNet-Lite0" in shown["library"] and "lite" in shown["library"]
+    assert note in shown["note"] and "again" in shown["note"]
+    win.library.set_meta("model", "clip:MobileCLIP2-S0/dfndr2b")   # CLIP came through later: no note
+    win.actions.settings.trigger()
+    assert shown["library"] == "CLIP (MobileCLIP2-S0/dfndr2b)" and shown["note"] == ""
+
+
+def test_the_offline_notice_is_said_once_not_at_every_launch(opened):
+    from PySide6.QtWidgets import QLabel
+
     from photoclust_app.core.ingest.index import IndexReport
 
     win = opened
     note = "CLIP weights could not be downloaded; using the offline model 'lite' instead."
-    win._on_partial("index_report", IndexReport(found=42, notice=note))
-    assert win.notice.isVisible() and win.notice.text() == note
-    win._on_partial("index_report", IndexReport(found=42))
-    assert not win.notice.isVisible()
+    bar = win.statusBar()
+    report = IndexReport(found=42, embedded=42, model="lite", notice=note)
+    win._on_partial("index_report", report)          # this indexing moved the library to lite
+    win._on_task_finished("open", report)
+    assert bar.currentMessage().startswith(note) and "Indexed: 42 photos" in bar.currentMessage()
+    bar.clearMessage()                               # it times out (30 s): nothing keeps it
+    assert not any(note in w.text() for w in bar.findChildren(QLabel))
+    again = IndexReport(found=42, model="lite", notice=note)   # the next launch: lite already
+    win._on_partial("index_report", again)
+    win._on_task_finished("open", again)
+    assert note not in bar.currentMessage() and bar.currentMessage().startswith("Indexed: 42 photos")
+
+
+def test_indexed_counts_photos_like_the_status_bar(opened):
+    from photoclust_app.core.ingest.index import IndexReport
+    from photoclust_app.core.records import Skip
+
+    win = opened
+    skips = [Skip("broken.jpg", "not an image"), Skip("x/huge.png", "too large")]
+    report = IndexReport(found=44, embedded=0, skipped=skips, model="hand")   # 42 photos + 2 broken files
+    win._on_task_finished("open", report)
+    msg = win.statusBar().currentMessage()
+    assert msg.startswith("Indexed: 42 photos, 0 embedded now, 2 files skipped")
+    assert "42 photos" in win.summary_label.text()
 
 
 def test_map_hover_gets_thumbnail_and_file_name(opened, qtbot):
