@@ -33,8 +33,9 @@ class WindowActions:
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
+        self.viewer = None
         win.grid_view.contextMenuRequested.connect(self.grid_context_menu)
-        win.grid_view.doubleClicked.connect(lambda idx: self.open_photos())
+        win.grid_view.photoActivated.connect(lambda idx: self.view_photo(win.grid_model.photo_id(idx)))
         win.cluster_view.dissolveRequested.connect(self.dissolve)
         win.cluster_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         win.cluster_view.customContextMenuRequested.connect(self.cluster_context_menu)
@@ -58,14 +59,27 @@ class WindowActions:
         self.quit = self._act("&Quit", self.win.close, K.StandardKey.Quit)
         self.undo = self._act("&Undo", self._undo, K.StandardKey.Undo)
         self.redo = self._act("&Redo", self._redo, [K("Ctrl+Shift+Z"), K("Ctrl+Y")])
+        # The toolbar shows these short labels, always the same width (the menu and the
+        # tooltip say what would be undone): a toolbar that shifts under the mouse misleads.
+        self.undo.setIconText("Undo")
+        self.redo.setIconText("Redo")
         self.rename = self._act("&Rename Cluster", self.rename_cluster, "F2")
         self.rename.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # F2 belongs to the list
         self.win.cluster_view.addAction(self.rename)
         self.dissolve_action = self.win.cluster_view.dissolve_action
         self.new_cluster = self._act("&New Cluster from Selection", self.new_cluster_from_selection, "Ctrl+N")
-        self.move_to = self._act("&Move to Cluster\u2026", self.move_to_cluster, "Ctrl+M")
+        self.move_to = self._act("&Move to Cluster\u2026", self.move_to_cluster, "Ctrl+Shift+M")
+        self.merge = self._act("&Merge Clusters", self.merge_clusters, "Ctrl+M",
+                               "Merge the selected clusters into one (the current one keeps its name)")
         self.show_folder = self._act("Show in &Folder", self.show_in_folder)
-        self.open_photo = self._act("&Open in Viewer", self.open_photos)
+        self.view = self._act("&View Photo", lambda: self.view_photo(), "Space", "Show the photo large, in the app")
+        self.view.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)   # Space belongs to the grid
+        self.win.grid_view.addAction(self.view)
+        self.open_photo = self._act("Open in &External Viewer", self.open_photos)
+        self.zoom_in = self._act("&Larger Thumbnails", lambda: self.win.grid_view.zoom(1),
+                                 [K(K.StandardKey.ZoomIn), K("Ctrl+=")])
+        self.zoom_out = self._act("&Smaller Thumbnails", lambda: self.win.grid_view.zoom(-1), K.StandardKey.ZoomOut)
+        self.zoom_reset = self._act("&Default Thumbnail Size", self._default_thumbs, "Ctrl+0")
         self.split = self._act("&Split Cluster", self.split_cluster, "Ctrl+Shift+S",
                                "Re-cluster the selected cluster on its own")
         self.recluster_now = self._act("Re-&cluster Library", self.recluster)
@@ -82,7 +96,12 @@ class WindowActions:
         for a in (self.undo, self.redo, None, self.rename, self.dissolve_action, self.split, None,
                   self.new_cluster, self.move_to, None, self.filter):
             m.addSeparator() if a is None else m.addAction(a)
+        m = mb.addMenu("&View")
+        for a in (self.view, self.open_photo, self.show_folder, None, self.zoom_in, self.zoom_out, self.zoom_reset):
+            m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Clusters")
+        m.addAction(self.merge)
+        m.addSeparator()
         m.addAction(self.recluster_now)
         m.addAction(self.cancel)
 
@@ -119,10 +138,13 @@ class WindowActions:
         self.redo.setEnabled(editable and s.can_redo)
         self.undo.setText(f"&Undo {s.undo_text}" if s and s.can_undo else "&Undo")
         self.redo.setText(f"&Redo {s.redo_text}" if s and s.can_redo else "&Redo")
+        self.undo.setToolTip(self.undo.text().replace("&", "") + " (Ctrl+Z)")
+        self.redo.setToolTip(self.redo.text().replace("&", "") + " (Ctrl+Shift+Z)")
         self.export.setEnabled(s is not None)
         self.reindex.setEnabled(editable and not busy)
         self.rename.setEnabled(editable and len(clusters) == 1)
         self.dissolve_action.setEnabled(editable and bool(clusters))
+        self.merge.setEnabled(editable and bool(clusters) and len(s.cluster_ids()) > 1)
         self.split.setEnabled(editable and len(clusters) == 1 and not busy)
         self.recluster_now.setEnabled(editable and not busy)
         if self.granularity.hasFocus() and not (editable and not busy):
@@ -132,6 +154,7 @@ class WindowActions:
         self.move_to.setEnabled(editable and photos)
         self.show_folder.setEnabled(photos)
         self.open_photo.setEnabled(photos)
+        self.view.setEnabled(photos)
         self.cancel.setEnabled(busy)
 
     def load_granularity(self) -> None:
@@ -198,23 +221,135 @@ class WindowActions:
         if s is None or not ids or s.readonly:
             return
         if target == "ask":
-            choices = [(c.display_name, c.id) for c in s.clusters()] + [("Unsorted", None)]
-            label, ok = QInputDialog.getItem(self.win, "Move to cluster", f"Move {len(ids)} photos to:",
-                                             [n for n, _ in choices], 0, False)
-            if not ok:
+            target = self.ask_move_target(ids)
+            if target == "cancel":
                 return
-            target = dict(choices)[label]
         s.move(ids, target)
 
-    def open_photos(self) -> None:
+    def move_choices(self, ids: list[int]) -> list[tuple[str, int | None]]:
+        """Where IDS can move: every cluster but the one they are all in already (so the
+        default, the first, is never a no-op), then Unsorted."""
         s = self.win.session
-        for pid in self.win.selected_photos()[:10]:
-            open_file(s.photo_path(pid))
+        own = {s.cluster_of(p) for p in ids}
+        here = own.pop() if len(own) == 1 else "mixed"
+        choices = [(c.display_name, c.id) for c in s.clusters() if c.id != here]
+        if here is not None:
+            choices.append(("Unsorted", None))
+        return choices
+
+    def ask_move_target(self, ids: list[int]):
+        """The cluster chosen for IDS (None: Unsorted), or "cancel"."""
+        choices = self.move_choices(ids)
+        if not choices:
+            return "cancel"
+        n = len(ids)
+        label, ok = QInputDialog.getItem(self.win, "Move to cluster", f"Move {n:,} photo{'s' if n != 1 else ''} to:",
+                                         [name for name, _ in choices], 0, False)
+        return dict(choices)[label] if ok else "cancel"
+
+    def merge_clusters(self) -> None:
+        """Merge the selected clusters into the current one (else the first selected); with one
+        selected, ask which cluster it goes into. The merged cluster stays selected."""
+        w, s = self.win, self.win.session
+        if s is None or s.readonly:
+            return
+        picked = [c for c in w.selected_clusters() if c is not None]
+        if not picked:
+            return
+        if len(picked) == 1:
+            others = [(c.display_name, c.id) for c in s.clusters() if c.id != picked[0]]
+            if not others:
+                return
+            label, ok = QInputDialog.getItem(w, "Merge cluster", f"Merge \u201c{s.cluster(picked[0]).display_name}"
+                                             "\u201d into:", [n for n, _ in others], 0, False)
+            if not ok:
+                return
+            target, sources = dict(others)[label], picked
+        else:
+            current = w.cluster_model.cluster_id(w.cluster_view.currentIndex())
+            target = current if current in picked else picked[0]
+            sources = [c for c in picked if c != target]
+        try:
+            s.merge(sources, target)
+        except Exception as err:
+            w.tell(str(err), error=True)
+            return
+        w.select_clusters([target])
+        w.tell(f"Merged into \u201c{s.cluster(target).display_name}\u201d; Ctrl+Z undoes it.")
+
+    def _default_thumbs(self) -> None:
+        from photoclust_app.gui.thumbnails import THUMB_SIZE
+
+        self.win.grid_view.set_thumb_size(THUMB_SIZE)
+
+    # -- photos: the in-app viewer, the desktop's viewer and file manager ------------------
+    def view_photo(self, photo_id: int | None = None) -> None:
+        """Open the in-app viewer on PHOTO_ID (default: the grid's current or first selected
+        photo), stepping through the grid's photos in their order."""
+        from photoclust_app.gui.viewer import PhotoViewer
+
+        w = self.win
+        if w.session is None:
+            return
+        if photo_id is None:
+            idx = w.grid_view.currentIndex()
+            if idx.isValid() and (w.grid_view.selectionModel().isSelected(idx) or not w.has_selected_photos()):
+                photo_id = w.grid_model.photo_id(idx)
+            elif w.has_selected_photos():
+                photo_id = w.selected_photos()[0]
+        if photo_id is None:
+            return
+        ids = w.grid_model.photo_ids() or [photo_id]
+        if self.viewer is None:
+            self.viewer = PhotoViewer(w.session, ids, photo_id, w.thumbnails, w)
+            self.viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.viewer.destroyed.connect(self._viewer_gone)
+            self.viewer.currentChanged.connect(self._viewer_moved)
+            self.viewer.openExternally.connect(lambda pid: self.open_photos([pid]))
+        else:
+            self.viewer.set_photos(ids, photo_id)
+        self.viewer.show()
+        self.viewer.raise_()
+        self.viewer.activateWindow()
+
+    def _viewer_moved(self, photo_id: int) -> None:
+        """The viewer went on to PHOTO_ID: the grid follows, so closing it leaves you there."""
+        w = self.win
+        row = w.grid_model.row_of(photo_id)
+        if row >= 0:
+            from PySide6.QtCore import QItemSelectionModel
+
+            idx = w.grid_model.index(row)
+            w.grid_view.selectionModel().setCurrentIndex(idx, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            w.grid_view.scrollTo(idx)
+
+    def _viewer_gone(self, *_) -> None:
+        self.viewer = None
+
+    def close_viewer(self) -> None:
+        if self.viewer is not None:
+            self.viewer.close()
+            self.viewer = None
+
+    def open_photos(self, ids: list[int] | None = None) -> None:
+        """Hand the photos to the desktop's viewer; say so when there is none."""
+        s = self.win.session
+        if s is None:
+            return
+        ids = self.win.selected_photos()[:10] if ids is None else ids
+        failed = [s.photo_path(p) for p in ids if not open_file(s.photo_path(p))]
+        if failed:
+            self.win.tell(f"No program on this computer opened {failed[0].name} (the desktop has no viewer for it, "
+                          "or no xdg-open); Space shows it here, and it is at " f"{failed[0]}.", error=True)
 
     def show_in_folder(self) -> None:
-        ids = self.win.selected_photos()
-        if ids:
-            show_in_folder(self.win.session.photo_path(ids[0]))
+        s, ids = self.win.session, self.win.selected_photos()
+        if s is None or not ids:
+            return
+        path = s.photo_path(ids[0])
+        if not show_in_folder(path):
+            self.win.tell(f"No file manager could be opened here (no desktop file manager or xdg-open); "
+                          f"the photo is at {path}.", error=True)
 
     def split_cluster(self) -> None:
         w = self.win
@@ -239,14 +374,14 @@ class WindowActions:
 
     def grid_context_menu(self, global_pos) -> None:
         menu = QMenu(self.win)
-        for a in (self.open_photo, self.show_folder, None, self.move_to, self.new_cluster):
+        for a in (self.view, self.open_photo, self.show_folder, None, self.move_to, self.new_cluster):
             menu.addSeparator() if a is None else menu.addAction(a)
         menu.popup(global_pos)
         self._menu = menu
 
     def cluster_context_menu(self, pos) -> None:
         menu = QMenu(self.win)
-        for a in (self.rename, self.split, self.dissolve_action):
+        for a in (self.rename, self.merge, self.split, self.dissolve_action):
             menu.addAction(a)
         menu.popup(self.win.cluster_view.viewport().mapToGlobal(pos))
         self._menu = menu

@@ -97,22 +97,33 @@ def run_app(folder: str | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     app = make_application()
+    start_window(folder, quit_when_ready=app.quit)
+    return app.exec()
+
+
+def start_window(folder: str | None = None, *, settings=None, quit_when_ready=None):
+    """Show the main window and, once the pre-load has run, open FOLDER (or the last folder).
+    Returns the window. With PHOTOCLUST_STARTUP_PROBE set, prints the probe lines and calls
+    QUIT_WHEN_READY instead of opening a folder."""
     from PySide6.QtCore import QTimer
 
     from photoclust_app.gui.main_window import MainWindow
 
-    win = MainWindow()
+    win = MainWindow(settings=settings)
+    target = folder or str(win.settings.value("last_folder", "") or "")
+    if target and Path(target).expanduser().is_dir():
+        win.expect_folder(target)   # never "Open a folder" first, when one is about to open
     win.show()
     probe = bool(os.environ.get("PHOTOCLUST_STARTUP_PROBE"))
     if probe:
         QTimer.singleShot(0, lambda: print(f"photoclust-window-shown {time.time():.3f} "
                                            f"torch={'torch' in sys.modules}", flush=True))
-    target = folder or str(win.settings.value("last_folder", "") or "")
 
     def ready():
         if probe:
             print(f"photoclust-ready {time.time():.3f} torch={'torch' in sys.modules}", flush=True)
-            app.quit()
+            if quit_when_ready is not None:
+                quit_when_ready()
         elif target and Path(target).expanduser().is_dir():
             win.open_folder(Path(target).expanduser())
         elif folder:
@@ -123,6 +134,6 @@ def run_app(folder: str | None = None) -> int:
     preload = TaskRunner(win)  # a runner of its own: the window's is free for the folder
     preload.idle.connect(ready)
     preload.start("preload", lambda ctx: preload_gui_imports())
+    win._preload = preload
     log.info("Window shown; folder %s", target or "(none)")
-    return app.exec()
-
+    return win

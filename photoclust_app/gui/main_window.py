@@ -26,7 +26,7 @@ from photoclust_app.gui.models.cluster_list_model import ClusterListModel
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
 from photoclust_app.gui.progress_panel import ProgressPanel, SkippedButton
 from photoclust_app.gui.selection import LinkedSelection
-from photoclust_app.gui.thumbnails import ThumbnailLoader
+from photoclust_app.gui.thumbnails import THUMB_SIZE, ThumbnailLoader, decode_size_for
 from photoclust_app.gui.views import ClusterListView, FilterEdit, PhotoGridView
 from photoclust_app.gui.tasks import TaskRunner
 
@@ -92,7 +92,7 @@ class MainWindow(LinkedSelection, QMainWindow):
 
         self.grid_header = QLabel("Open a folder of photos with File \u203a Open Folder (Ctrl+O).")
         self.grid_header.setWordWrap(True)
-        self.grid_view = PhotoGridView()
+        self.grid_view = PhotoGridView(icon_size=self._stored_thumb_size())
         self.grid_view.setModel(self.grid_model)
         centre = QWidget()
         lay = QVBoxLayout(centre)
@@ -125,7 +125,31 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._map_timer.setInterval(60)
         self._map_timer.timeout.connect(self._refresh_map)
 
+    def _stored_thumb_size(self) -> int:
+        try:
+            return int(self.settings.value("thumb_size", THUMB_SIZE) or THUMB_SIZE)
+        except (TypeError, ValueError):
+            return THUMB_SIZE
+
+    def _on_thumb_size(self, size: int) -> None:
+        self.settings.setValue("thumb_size", size)   # remembered for the next start
+        if self.thumbnails is not None:
+            self.thumbnails.set_size(decode_size_for(size))
+        self.grid_view.viewport().update()
+
+    def expect_folder(self, folder) -> None:
+        """Say which folder is about to open (given on the command line, or the last one), so
+        the window never shows "Open a folder" first."""
+        name = Path(folder).expanduser().name or str(folder)
+        self.grid_header.setText(f"Opening {name}\u2026")
+        self.setWindowTitle(f"{name} \u2014 photoclust")
+
     def _connect(self) -> None:
+        self.grid_view.thumbSizeChanged.connect(self._on_thumb_size)
+        # The count in the header follows the grid's rows, whatever changed them (edits, undo,
+        # redo, a re-cluster), after the model has caught up with the session.
+        for sig in (self.grid_model.rowsInserted, self.grid_model.rowsRemoved, self.grid_model.modelReset):
+            sig.connect(lambda *_: self._update_header())
         self.cluster_view.selectionModel().selectionChanged.connect(self._on_cluster_selection)
         self.grid_view.selectionModel().selectionChanged.connect(self._on_grid_selection)
         self.map_view.selectionChanged.connect(self._on_map_selection)
@@ -185,7 +209,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._model_before, self._pending_notice = lib.model, None
         self.session = Session(lib, SessionState())  # empty until the worker has read the state
         self.session.subscribe(self._on_session_event)
-        self.thumbnails = ThumbnailLoader(lib.folder, pool=self.thumbnail_pool, parent=self)
+        self.thumbnails = ThumbnailLoader(lib.folder, size=decode_size_for(self.grid_view.thumb_size()),
+                                          pool=self.thumbnail_pool, parent=self)
         self.thumbnails.loaded.connect(self._on_thumbnail_loaded)
         self._map_full, self._map_dirty = True, set()
         self.cluster_model.set_session(self.session, self.thumbnails)
@@ -193,6 +218,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         if "scipy.spatial" in sys.modules:  # clear the old map now; else the first state does it
             self.map_view.set_points(*self.session.layout())   # (importing scipy here would stall ~1 s)
         self.skipped_button.set_skips([])
+        self.skipped_button.folder = lib.folder
+        self.skipped_button.retry = None if lib.readonly else self.reindex
         self.settings.setValue("last_folder", str(lib.folder))
         self._update_title()
         self.actions.update()
@@ -250,6 +277,7 @@ class MainWindow(LinkedSelection, QMainWindow):
 
     def _close_folder(self) -> None:
         self.actions.close_export()   # it holds this folder's session
+        self.actions.close_viewer()
         if self.thumbnails is not None:
             self.thumbnails.close()
         self.cluster_model.set_session(None)
@@ -386,7 +414,7 @@ class MainWindow(LinkedSelection, QMainWindow):
     def _on_map_activated(self, photo_id: int) -> None:
         if self.session is not None and photo_id >= 0:
             self._on_map_selection([photo_id])
-            self.actions.open_photos()
+            self.actions.view_photo(photo_id)
 
     def _on_thumbnail_loaded(self, photo_id: int) -> None:
         if self.map_view.hovered_id() == photo_id:

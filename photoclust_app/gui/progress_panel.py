@@ -78,12 +78,16 @@ class ProgressPanel(QWidget):
 
 
 class SkippedButton(QPushButton):
-    """"N skipped": the files not in the index, with why; a click lists them all."""
+    """"N skipped": the files not in the index, with why; a click lists them all. The window
+    sets ``folder`` (to find the files) and ``retry`` (re-index) for the dialog's actions."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setFlat(True)
         self.skips: list = []
+        self.folder = None
+        self.retry = None
+        self.dialog: SkippedDialog | None = None
         self.clicked.connect(self.show_dialog)
         self.set_skips([])
 
@@ -96,25 +100,80 @@ class SkippedButton(QPushButton):
         self.setToolTip("\n".join(f"{c} \u00d7 {r}" for r, c in reasons.most_common(8)))
 
     def show_dialog(self) -> None:
-        SkippedDialog(self.skips, self.window()).exec()
+        self.dialog = SkippedDialog(self.skips, self.window(), folder=self.folder, retry=self.retry)
+        self.dialog.exec()
+        self.dialog = None
 
 
 class SkippedDialog(QDialog):
-    def __init__(self, skips: list, parent=None):
+    """The skipped files with their reasons, each reason in full; Show in Folder for the
+    selected file, and Retry, which indexes the folder again (a fixed file joins then)."""
+
+    def __init__(self, skips: list, parent=None, *, folder=None, retry=None):
         super().__init__(parent)
         self.setWindowTitle("Skipped files")
-        self.resize(720, 420)
+        self.resize(820, 440)
+        self.skips, self.folder, self._retry = list(skips), folder, retry
         table = QTableWidget(len(skips), 2, self)
         table.setHorizontalHeaderLabels(["File", "Reason"])
         for row, s in enumerate(skips):
-            table.setItem(row, 0, QTableWidgetItem(printable_path(s.relpath)))
-            table.setItem(row, 1, QTableWidgetItem(s.reason))
-        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+            name = QTableWidgetItem(printable_path(s.relpath))
+            name.setToolTip(printable_path(s.relpath))
+            reason = QTableWidgetItem(s.reason)
+            reason.setToolTip(s.reason)
+            table.setItem(row, 0, name)
+            table.setItem(row, 1, reason)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)           # names elide in the middle
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)  # reasons are read in full
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        table.setWordWrap(False)
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        table.verticalHeader().hide()
+        if skips:
+            table.selectRow(0)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.hide()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.show_button = buttons.addButton("Show in Folder", QDialogButtonBox.ButtonRole.ActionRole)
+        self.retry_button = buttons.addButton("Retry (Re-index)", QDialogButtonBox.ButtonRole.ActionRole)
+        self.retry_button.setToolTip("Index the folder again: files fixed since then join the library.")
+        self.show_button.setEnabled(folder is not None and bool(skips))
+        self.retry_button.setEnabled(retry is not None)
+        self.show_button.clicked.connect(self.show_selected)
+        self.retry_button.clicked.connect(self.retry)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("These files are not in the library. Fix or remove them and open the folder again."))
+        lay.addWidget(QLabel("These files are not in the library. Fix or remove them, then Retry."))
         lay.addWidget(table)
+        lay.addWidget(self.status)
         lay.addWidget(buttons)
         self.table = table
+
+    def selected_path(self):
+        from pathlib import Path
+
+        row = self.table.currentRow()
+        if self.folder is None or not 0 <= row < len(self.skips):
+            return None
+        return Path(self.folder) / self.skips[row].relpath
+
+    def show_selected(self) -> bool:
+        from photoclust_app.gui.desktop import show_in_folder
+
+        path = self.selected_path()
+        if path is None:
+            return False
+        if not show_in_folder(path):
+            self.status.setText(f"No file manager could be opened here; the file is at {printable_path(str(path))}.")
+            self.status.show()
+            return False
+        return True
+
+    def retry(self) -> None:
+        if self._retry is not None:
+            self._retry()
+            self.accept()

@@ -23,6 +23,13 @@ from photoclust_app.gui.tasks import call_in_gui, prepare
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 160
+STORED_SIZE = 256  # the long side of the thumbnails indexing stores (core/ingest/index.py)
+
+
+def decode_size_for(shown: int) -> int:
+    """The size to decode thumbnails at for a grid showing them at SHOWN pixels: 160 up to
+    160 (small in memory), else the stored size (sharp at any size the grid offers)."""
+    return THUMB_SIZE if shown <= THUMB_SIZE else STORED_SIZE
 MAX_QUEUED = 400
 MAX_THUMB_PIXELS = 40_000_000  # stored thumbnails are ~256 px; anything this big is hostile
 
@@ -36,15 +43,16 @@ class _Runner(QRunnable):
     def run(self) -> None:
         loader = self.loader
         while True:
-            pid = loader._next()
-            if pid is None:
+            got = loader._next()
+            if got is None:
                 return
+            pid, size, generation = got
             try:
-                image = loader._decode(pid)
+                image = loader._decode(pid, size)
             except Exception:  # one bad thumbnail must not stop the others
                 log.exception("Thumbnail %s failed", pid)
                 image = QImage()
-            call_in_gui(loader._on_decoded, pid, image)  # the tasks' hand-over, never a signal
+            call_in_gui(loader._on_decoded, pid, image, generation)  # the tasks' hand-over, never a signal
 
 
 class ThumbnailLoader(QObject):
@@ -58,9 +66,11 @@ class ThumbnailLoader(QObject):
         super().__init__(parent)
         self.folder = Path(folder)
         self.size = size
+        self._generation = 0   # bumped by set_size: decodes at the old size are dropped
         self._cache: OrderedDict[int, QPixmap] = OrderedDict()
         self._images: OrderedDict[int, QImage] = OrderedDict()
         self._cache_size = cache_size
+        self._pixel_budget = cache_size * size * size  # set_size keeps the cache's memory the same
         if max_threads is None:  # a decode takes ~0.5 ms: one thread keeps up, and leaves the GUI a core
             max_threads = max(1, min(2, (os.cpu_count() or 2) - 1))
         if pool is None:  # our own pool, so close() waits for our decodes only
@@ -112,6 +122,22 @@ class ThumbnailLoader(QObject):
         if start:
             self._pool.start(_Runner(self))
 
+    def set_size(self, size: int) -> None:
+        """Decode at SIZE from now on (the grid's thumbnails grew past it, or shrank): the
+        cache is dropped, fewer bigger thumbnails fit in the same memory, and views load
+        what they show again."""
+        size = int(size)
+        if size == self.size:
+            return
+        self.size = size
+        self._cache_size = max(100, self._pixel_budget // (size * size))
+        with self._lock:
+            self._generation += 1
+            self._stack.clear()
+            self._queued.clear()
+        self._cache.clear()
+        self._images.clear()
+
     def pending(self) -> int:
         """Requests not answered yet (waiting, decoding, or decoded and on their way)."""
         with self._lock:
@@ -137,10 +163,12 @@ class ThumbnailLoader(QObject):
             lib.close()
         self._libs.clear()
 
-    def _on_decoded(self, photo_id: int, image: QImage) -> None:
+    def _on_decoded(self, photo_id: int, image: QImage, generation: int = 0) -> None:
         with self._lock:
-            self._queued.discard(photo_id)
-        if self._closed:
+            stale = generation != self._generation
+            if not stale:
+                self._queued.discard(photo_id)
+        if self._closed or stale:
             return
         if image.isNull():
             self._failed.add(photo_id)
@@ -154,12 +182,13 @@ class ThumbnailLoader(QObject):
         self.loaded.emit(photo_id)
 
     # -- pool-thread side ----------------------------------------------------------------
-    def _next(self) -> int | None:
+    def _next(self) -> tuple[int, int, int] | None:
+        """(photo id, size, generation) to decode next, newest first: what is on screen now."""
         with self._lock:
             if self._closed or not self._stack:
                 self._runners -= 1
                 return None
-            return self._stack.pop()  # newest first: what is on screen now
+            return self._stack.pop(), self.size, self._generation
 
     def _library(self):
         lib = getattr(self._local, "lib", None)
@@ -172,7 +201,8 @@ class ThumbnailLoader(QObject):
                 self._libs.append(lib)
         return lib
 
-    def _decode(self, photo_id: int) -> QImage:
+    def _decode(self, photo_id: int, size: int | None = None) -> QImage:
+        limit = self.size if size is None else size
         data = self._library().thumbnail(photo_id)
         if not data:
             return QImage()
@@ -193,13 +223,13 @@ class ThumbnailLoader(QObject):
         if size.isValid():
             if size.width() * size.height() > MAX_THUMB_PIXELS:  # a bomb, not a thumbnail
                 return QImage()
-            if max(size.width(), size.height()) > self.size:  # JPEG decodes straight at the smaller size
-                reader.setScaledSize(size.scaled(QSize(self.size, self.size), Qt.AspectRatioMode.KeepAspectRatio))
+            if max(size.width(), size.height()) > limit:  # JPEG decodes straight at the smaller size
+                reader.setScaledSize(size.scaled(QSize(limit, limit), Qt.AspectRatioMode.KeepAspectRatio))
         image = reader.read()
         if image.isNull():
             return image
-        if max(image.width(), image.height()) > self.size:  # formats that could not scale on read
-            image = image.scaled(QSize(self.size, self.size), Qt.AspectRatioMode.KeepAspectRatio,
+        if max(image.width(), image.height()) > limit:  # formats that could not scale on read
+            image = image.scaled(QSize(limit, limit), Qt.AspectRatioMode.KeepAspectRatio,
                                  Qt.TransformationMode.SmoothTransformation)
         return image.convertToFormat(QImage.Format.Format_RGB32)
 

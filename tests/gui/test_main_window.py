@@ -126,21 +126,21 @@ def test_new_cluster_from_selection_and_move_to(opened):
     assert win.session.cluster(red).size == 12 and new not in win.session.cluster_ids()
 
 
-def test_context_menu_and_double_click_open_the_photo(opened, monkeypatch):
+def test_context_menu_opens_the_photo_externally_and_shows_it_in_its_folder(opened, monkeypatch):
     from photoclust_app.gui import actions
 
     opened_paths, shown = [], []
-    monkeypatch.setattr(actions, "open_file", lambda p: opened_paths.append(p))
-    monkeypatch.setattr(actions, "show_in_folder", lambda p: shown.append(p))
+    monkeypatch.setattr(actions, "open_file", lambda p: opened_paths.append(p) or True)
+    monkeypatch.setattr(actions, "show_in_folder", lambda p: shown.append(p) or True)
     win = opened
-    idx = win.grid_model.index(0)
     win.select_photos([win.grid_model.photo_ids()[0]])
-    win.grid_view.doubleClicked.emit(idx)
-    assert opened_paths == [win.session.photo_path(win.grid_model.photo_ids()[0])]
     win.actions.grid_context_menu(win.grid_view.mapToGlobal(win.grid_view.rect().center()))
     texts = [a.text() for a in win.actions._menu.actions() if not a.isSeparator()]
-    assert {"&Move to Cluster\u2026", "&New Cluster from Selection", "Show in &Folder"} <= set(texts)
+    assert {"&View Photo", "Open in &External Viewer", "&Move to Cluster\u2026", "&New Cluster from Selection",
+            "Show in &Folder"} <= set(texts)
     win.actions._menu.close()
+    win.actions.open_photo.trigger()
+    assert opened_paths == [win.session.photo_path(win.grid_model.photo_ids()[0])]
     win.actions.show_folder.trigger()
     assert shown and shown[0].exists()
 

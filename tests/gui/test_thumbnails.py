@@ -18,9 +18,9 @@ def test_decoding_happens_off_the_gui_thread(built_folder, qtbot, monkeypatch):
     threads = []
     real = ThumbnailLoader._decode
 
-    def spy(self, pid):
+    def spy(self, pid, size=None):
         threads.append(threading.get_ident())
-        return real(self, pid)
+        return real(self, pid, size)
 
     monkeypatch.setattr(ThumbnailLoader, "_decode", spy)
     loader = ThumbnailLoader(built_folder)

@@ -174,6 +174,17 @@ class PhotoGridModel(SessionBound, QAbstractListModel):
     def supportedDropActions(self) -> Qt.DropAction:
         return Qt.DropAction.IgnoreAction
 
+    def mime_for_rows(self, runs: Iterable[tuple[int, int]]) -> QMimeData | None:
+        """The drag payload of rows given as (first, last) runs: a drag of 100k photos never
+        builds one QModelIndex per photo."""
+        ids: list[int] = []
+        for lo, hi in runs:
+            ids += self._ids[lo:hi + 1]
+        ids = list(dict.fromkeys(ids))
+        if not ids or self._session is None:
+            return None
+        return mimes.photo_mime(self._session.folder, ids, [self._session.photo_path(p) for p in ids])
+
     def mimeData(self, indexes) -> QMimeData | None:
         ids = list(dict.fromkeys(self._ids[i.row()] for i in indexes if i.isValid() and i.row() < len(self._ids)))
         if not ids or self._session is None:
