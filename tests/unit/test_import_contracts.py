@@ -48,3 +48,13 @@ def test_only_the_store_speaks_sql():
                     node.func.attr in ("execute", "executemany", "executescript"):
                 offenders.append(f"{rel}:{node.lineno}")
     assert offenders == []
+
+
+def test_every_package_is_installed():
+    """A package missing from pyproject's list works in an editable install and is absent
+    from a wheel (gui/tasks was, once)."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "photoclust_app").rglob("__init__.py")}
+    assert found - listed == set()
