@@ -60,7 +60,7 @@ def load_photo(path: Path, photo_id: int) -> LoadedPhoto:
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from photoclust_app.core.ingest.decode import _read_exif
+    from photoclust_app.core.ingest.decode import read_exif
 
     _register_heif()
     try:
@@ -77,7 +77,7 @@ def load_photo(path: Path, photo_id: int) -> LoadedPhoto:
                 if w * h > MAX_VIEW_PIXELS:
                     raise UnreadableImage(f"{path.name} is too large to show ({w}x{h} pixels).")
                 im.load()
-                _, taken_at, camera = _read_exif(im)
+                _, taken_at, camera = read_exif(im)
                 upright = ImageOps.exif_transpose(im)
                 if upright.mode not in ("RGB", "RGBA"):
                     upright = upright.convert("RGBA" if "transparency" in upright.info or "A" in upright.mode

@@ -77,6 +77,20 @@ class InlineThreadPool:
         return True
 
 
+class HeldThreadPool:
+    """Stands in for the QThreadPool and keeps each decode in ``tasks`` until the test runs
+    it, so what is queued, and when results arrive, can be watched."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def start(self, runnable) -> None:
+        self.tasks.append(runnable)
+
+    def waitForDone(self, msecs: int = -1) -> bool:  # noqa: N802 (Qt name)
+        return True
+
+
 def build_library(folder: Path) -> None:
     """A library for FOLDER written through the Library API, clustered by hand: one cluster
     per group (the last two photos of each group left in Unsorted)."""

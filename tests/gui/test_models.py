@@ -13,7 +13,7 @@ from photoclust_app.gui.models.cluster_list_model import ClusterListModel, KindR
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel, PhotoIdRole
 from photoclust_app.gui.thumbnails import ThumbnailLoader
 
-from conftest import InlineThreadPool
+from conftest import HeldThreadPool, InlineThreadPool
 
 
 @pytest.fixture
@@ -222,17 +222,8 @@ def test_cluster_rows_follow_structure_edits(clusters, session):
 
 
 def test_unsorted_mosaic_repaints_when_its_thumbnails_arrive(session, built_folder, qtbot):
-    class Held:   # decodes wait until run() so the arrival can be watched
-        def __init__(self):
-            self.tasks = []
 
-        def start(self, r):
-            self.tasks.append(r)
-
-        def waitForDone(self, ms=-1):
-            return True
-
-    pool = Held()
+    pool = HeldThreadPool()
     loader = ThumbnailLoader(built_folder, pool=pool, max_threads=1)
     try:
         model = ClusterListModel(session, loader)

@@ -14,6 +14,9 @@ from photoclust_app.gui import thumbnails as thumbs_mod
 from photoclust_app.gui.thumbnails import ThumbnailLoader
 
 
+from conftest import HeldThreadPool  # noqa: E402
+
+
 def test_decoding_happens_off_the_gui_thread(built_folder, qtbot, monkeypatch):
     threads = []
     real = ThumbnailLoader._decode
@@ -43,17 +46,8 @@ def test_decoding_happens_off_the_gui_thread(built_folder, qtbot, monkeypatch):
 def test_newest_request_first_and_missing_ones_do_not_hang(built_folder, qtbot):
     order = []
 
-    class Pool:  # holds tasks until run() so the queue can be inspected
-        def __init__(self):
-            self.tasks = []
 
-        def start(self, r):
-            self.tasks.append(r)
-
-        def waitForDone(self, ms=-1):
-            return True
-
-    pool = Pool()
+    pool = HeldThreadPool()
     loader = ThumbnailLoader(built_folder, pool=pool, max_threads=1)
     loader.loaded.connect(order.append)
     for pid in (1, 2, 3, 9999):

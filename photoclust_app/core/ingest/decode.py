@@ -172,7 +172,7 @@ def _decode(fp, input_size: int, thumb_size: int) -> Decoded:
             raise UnreadableImage(f"truncated or corrupt {fmt} data") from err
         # EXIF after load(): Pillow's TIFF loader (like pillow-heif) applies the rotation
         # itself and drops the tag, so reading it earlier would rotate twice.
-        orientation, taken_at, camera = _read_exif(im)
+        orientation, taken_at, camera = read_exif(im)
         rgb = _to_rgb(im)
         factor = min(rgb.size) // need
         if factor >= 2:  # PNG/TIFF/HEIC have no draft: a cheap box reduction first
@@ -235,7 +235,7 @@ def _text(value) -> str | None:
     return s or None
 
 
-def _read_exif(im: Image.Image) -> tuple[int, str | None, str | None]:
+def read_exif(im: Image.Image) -> tuple[int, str | None, str | None]:
     """(orientation 1-8, taken_at ISO, camera); a corrupt EXIF block yields defaults."""
     try:
         with warnings.catch_warnings():
