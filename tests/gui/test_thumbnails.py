@@ -13,7 +13,6 @@ from photoclust_app.core.editing.session import Session
 from photoclust_app.gui import thumbnails as thumbs_mod
 from photoclust_app.gui.thumbnails import ThumbnailLoader
 
-
 from conftest import HeldThreadPool  # noqa: E402
 
 
