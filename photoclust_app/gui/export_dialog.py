@@ -17,59 +17,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
 from photoclust_app.core import export as export_core
-from photoclust_app.core.display import printable_path
-from photoclust_app.gui.tasks import TaskRunner, error_sentence
+from photoclust_app.gui import export_texts as texts
+from photoclust_app.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
 UNSORTED_FOLDER = export_core.UNSORTED_FOLDER
-MODES = {
-    "copy": ("Copy", "Copies every photo; the originals stay where they are."),
-    "move": ("Move", "Moves every photo into its cluster folder; the originals leave their folder."),
-    "symlink": ("Symbolic link", "Creates links that point at the originals; no extra space, "
-                                 "but the links break if the originals move."),
-    "hardlink": ("Hard link", "Gives each photo a second name on the same disk; no extra space, "
-                              "and both names show the same file."),
-}
-MOVE_WARNING = ("Moving takes the photos out of the library folder: the next scan sees them as removed. "
-                "Undo export moves them back.")
-_VERB = {"copy": "Copied", "move": "Moved", "symlink": "Linked (symbolic links)", "hardlink": "Linked (hard links)"}
-
-
-def _sentence(err: BaseException) -> str:
-    """A user-readable sentence for any error the export can raise."""
-    return error_sentence(err, "The export")
-
-
-def _keeping_manifest(fn):
-    """Run FN; if it fails after writing a manifest, hand the manifest over first (as the
-    partial result "manifest"), so what was done can be undone."""
-
-    def job(ctx):
-        try:
-            return fn(ctx)
-        except BaseException as err:
-            manifest = getattr(err, "manifest", None)
-            if manifest:
-                ctx.partial("manifest", str(manifest))
-            raise
-
-    return job
-
-
-def _skipped_note(plan) -> str:
-    """" N skipped (reason)." for the summary line, or ""."""
-    skipped = getattr(plan, "skipped", None) or []
-    if not skipped:
-        return ""
-    return f" {len(skipped)} skipped ({skipped[0][1]}{'; …' if len(skipped) > 1 else ''}): see the tooltip."
-
-
-def _skipped_list(plan) -> str:
-    skipped = getattr(plan, "skipped", None) or []
-    return "\n".join(f"{printable_path(str(p))}: {why}" for p, why in skipped[:50])
-
-
 def _row(first: QtWidgets.QWidget, *rest: QtWidgets.QWidget) -> QtWidgets.QWidget:
     """A widget laying out FIRST (stretching) and REST in a row, without margins."""
     box = QtWidgets.QWidget()
@@ -105,11 +58,11 @@ class ExportDialog(QtWidgets.QDialog):
         self._moved_away = False  # a move export just took the photos out: no preview of "nothing left"
         self._gen = self._planned_gen = 0      # generations of options and clusters asked for / shown
         self._planning: tuple | None = None    # (generation, groups) of the plan being made
-        self._planner = TaskRunner(self, describe=_sentence)
+        self._planner = TaskRunner(self, describe=texts.sentence)
         self._planner.finished.connect(self._on_plan_finished)
         self._planner.failed.connect(self._on_plan_failed)
         self._planner.cancelled.connect(self._on_plan_failed)
-        self._runner = TaskRunner(self, describe=_sentence)
+        self._runner = TaskRunner(self, describe=texts.sentence)
         self._runner.progress.connect(self._on_progress)
         self._runner.partial.connect(self._on_run_partial)
         self._runner.finished.connect(self._on_run_finished)
@@ -131,12 +84,12 @@ class ExportDialog(QtWidgets.QDialog):
         browse.clicked.connect(self._browse)
         form.addRow("Destination:", _row(self._dest, browse))
         self._mode = QtWidgets.QComboBox()
-        for key, (label, _) in MODES.items():
+        for key, (label, _) in texts.MODES.items():
             self._mode.addItem(label, key)
         form.addRow("Mode:", self._mode)
         self._mode_note = QtWidgets.QLabel(wordWrap=True)
         form.addRow("", self._mode_note)
-        self._move_warning = QtWidgets.QLabel(MOVE_WARNING, wordWrap=True)
+        self._move_warning = QtWidgets.QLabel(texts.MOVE_WARNING, wordWrap=True)
         self._move_warning.setStyleSheet("color: #b35900;")
         form.addRow("", self._move_warning)
         self._unsorted_box = QtWidgets.QCheckBox()   # its text counts Unsorted: _update_unsorted_box
@@ -201,7 +154,7 @@ class ExportDialog(QtWidgets.QDialog):
 
     def _update_mode_note(self) -> None:
         mode = self.mode()
-        self._mode_note.setText(MODES[mode][1])
+        self._mode_note.setText(texts.MODES[mode][1])
         self._move_warning.setVisible(mode == "move")
 
     def _show_errors(self) -> None:
@@ -360,8 +313,8 @@ class ExportDialog(QtWidgets.QDialog):
             n.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self._table.setItem(r, 1, n)
         total = sum(c for _, c in rows)
-        self._summary.setText(f"{total} photos into {len(rows)} folders.{_skipped_note(plan)}" if rows else "")
-        self._summary.setToolTip(_skipped_list(plan))
+        self._summary.setText(f"{total} photos into {len(rows)} folders.{texts.skipped_note(plan)}" if rows else "")
+        self._summary.setToolTip(texts.skipped_list(plan))
         self._export_btn.setEnabled(plan is not None and not self.is_running())
         self._previewReady.emit()
 
@@ -410,7 +363,7 @@ class ExportDialog(QtWidgets.QDialog):
             return p, export_core.run_export(p, progress=ctx.progress, cancel=ctx.cancelled)
 
         self._result_box.hide()
-        self._start("export", _keeping_manifest(job), lambda result: self._on_exported(*result))
+        self._start("export", texts.keeping_manifest(job), lambda result: self._on_exported(*result))
 
     def cancel_export(self) -> None:
         if self.is_running():
@@ -421,9 +374,9 @@ class ExportDialog(QtWidgets.QDialog):
         self._manifest = Path(manifest)
         refused = {src for src, _ in plan.skipped}
         n, k = sum(1 for src, _ in plan.items if src not in refused), len(plan.folders)
-        self._show_result(f"{_VERB.get(plan.mode, 'Exported')} {n} photos into {k} folders in {plan.dest}."
-                          f"{_skipped_note(plan)}")
-        self._result.setToolTip(_skipped_list(plan))
+        self._show_result(f"{texts.VERB.get(plan.mode, 'Exported')} {n} photos into {k} folders in {plan.dest}."
+                          f"{texts.skipped_note(plan)}")
+        self._result.setToolTip(texts.skipped_list(plan))
         self._moved_away = plan.mode == "move"
         self._pending = (self.exportFinished, str(manifest))
 
