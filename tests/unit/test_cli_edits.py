@@ -81,6 +81,13 @@ def test_bad_names_get_a_sentence_and_change_nothing(folder, capsys):
         code, out = run(capsys, *argv)
         assert code == 1 and out.startswith("photoclust: ") and "Traceback" not in out, argv
     assert run(capsys, "redo", folder)[0] == 1
+    outside = folder.parent / "00.jpg"                 # a same-named file above the folder
+    outside.write_bytes(b"x")
+    try:
+        code, out = run(capsys, "move", folder, "sea", "./../00.jpg")   # is not folder/00.jpg
+    finally:
+        outside.unlink()
+    assert code == 1 and "Not photos of this library" in out
     assert clusters(capsys, folder) == before
 
 

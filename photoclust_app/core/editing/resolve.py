@@ -62,7 +62,7 @@ def _relative(folder: Path, text: str) -> str:
     the working directory (without following a symlink at the end)."""
     posix = text.replace(os.sep, "/")
     if not os.path.isabs(text) and (folder / text).exists():
-        return posix.lstrip("./") if posix.startswith("./") else posix
+        return posix[2:] if posix.startswith("./") else posix
     path = Path(os.path.abspath(text))
     try:
         return path.relative_to(folder).as_posix()
