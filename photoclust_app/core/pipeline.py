@@ -1,6 +1,7 @@
-"""The one Qt-free pipeline: refresh = index what changed, then cluster when needed, with
-the settings stored in the library. The CLI, the GUI's engine and the tests all call it,
-so ``photoclust cluster`` uses the granularity chosen in the window and vice versa.
+"""The one Qt-free pipeline after indexing: when to cluster (wants_clustering), computing a
+plan and applying it, with the settings stored in the library. The CLI, the GUI's engine and
+the tests all call it, so ``photoclust cluster`` uses the granularity chosen in the window
+and vice versa; indexing itself is ingest.index_folder, which both call directly.
 
 Computing a clustering (UMAP, HDBSCAN, names) writes nothing; applying it is one recorded,
 undoable transaction. The GUI computes in its engine process and applies through its
@@ -9,12 +10,10 @@ session; the CLI does both here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from photoclust_app.core.clustering.naming import make_namer
 from photoclust_app.core.clustering.plan import (ClusteringPlan, ClusteringSummary, apply_clustering,
                                                   compute_clustering, compute_split)
-from photoclust_app.core.ingest.index import IndexReport, index_folder
 from photoclust_app.core.progress import CancelFn, ProgressFn
 from photoclust_app.core.store.library import Library
 
@@ -79,21 +78,3 @@ def cluster(lib: Library, *, min_cluster_size: int | None | object = STORED, min
         text = "Cluster photos"
     return apply_clustering(lib, plan, text=text)
 
-
-@dataclass
-class RefreshReport:
-    index: IndexReport
-    clustering: ClusteringSummary | None = None
-
-
-def refresh(lib: Library, *, model: str = "clip", device: str = "auto", batch_size: int = 32,
-            workers: int | None = None, cluster_after: bool = True, progress: ProgressFn | None = None,
-            cancel: CancelFn | None = None) -> RefreshReport:
-    """Index what changed, then cluster when the library wants it (see wants_clustering)."""
-    report = RefreshReport(index_folder(lib.folder, model=model, device=device, batch_size=batch_size,
-                                        workers=workers, progress=progress, cancel=cancel, library=lib))
-    if cluster_after and wants_clustering(lib):
-        first = lib.last_clustering() is None
-        report.clustering = cluster(lib, device=device, progress=progress, cancel=cancel,
-                                    text=None if first else "Cluster new photos")
-    return report

@@ -107,7 +107,7 @@ def bench_quality(dataset: str | Path, *, model: str = "clip", device: str = "au
             lib.close()
     first = runs[0]
     out = {"dataset": str(dataset), "composite": composite, "model": report.model, "notice": report.notice,
-           "n_photos": int(sum(1 for _ in relpath)), "n_skipped": len(report.skipped),
+           "n_photos": len(relpath), "n_skipped": len(report.skipped),
            **{k: first[k] for k in ("nmi", "ari", "n_clusters", "n_classes", "clusters_per_class",
                                     "classes_found", "noise_fraction", "outliers_clustered")},
            "params": first["params"], "index_seconds": round(t_index, 2),

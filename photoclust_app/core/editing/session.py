@@ -279,10 +279,7 @@ class Session(StateCache):
     def _apply_whole(self, apply: Callable[[], object]) -> object:
         with self._editing():
             result = apply()
-        self.set_state(self.merge_order(read_state(self.library)))
-        self._read_history()
-        self._emit("reset")
-        self._emit("history_changed")
+        self.reload()
         return result
 
     def recluster(self, plan, *, undoable: bool = True, text: str = "Re-cluster"):
