@@ -11,7 +11,7 @@ import sqlite3
 
 from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _PHOTOS = """CREATE TABLE {name}(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -107,8 +107,23 @@ CREATE TABLE history(
 );
 """)
 
+# The cluster hierarchy of recent clustering runs (clustering/hierarchy.py): every granularity
+# of a run is a cut of its tree, so the slider and "exactly N" never refit. The meta key
+# cluster.tree names the tree the current clusters came from (history restores it on undo).
+_V3 = """
+CREATE TABLE cluster_trees(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    model TEXT NOT NULL,
+    photo_ids BLOB NOT NULL,
+    reduced BLOB NOT NULL,
+    dims INTEGER NOT NULL,
+    tree BLOB NOT NULL
+);
+"""
+
 # Index i upgrades a library from user_version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 
 
 def _newer(version: int) -> LibraryError:
