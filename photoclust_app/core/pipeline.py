@@ -51,6 +51,20 @@ def groups_settings(n: int | None) -> dict[str, str | None]:
     return {GROUPS_KEY: "" if n is None else str(int(n))}
 
 
+def current_stops(lib: Library) -> tuple[list[tuple[int, int]], int] | None:
+    """What the granularity slider offers without re-clustering: the stored tree's stops
+    ((clusters, level), fewest first) and the automatic level's cluster count; None when no
+    tree covers the library as it is (then a granularity change re-clusters). Reads ids only."""
+    from photoclust_app.core.clustering import hierarchy
+    from photoclust_app.core.clustering.plan import usable_tree
+
+    found = usable_tree(lib, lib.embedded_ids(), stored_granularity(lib) or hierarchy.MIN_SIZE)
+    if found is None:
+        return None
+    tree = found[1]
+    return hierarchy.stops(tree), hierarchy.levels(tree)[tree.default][1]
+
+
 def wants_clustering(lib: Library) -> bool:
     """Cluster after indexing when some embedded photo was never clustered, or the last
     clustering used another model's vectors."""
