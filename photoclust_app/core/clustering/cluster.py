@@ -41,7 +41,7 @@ N_COMPONENTS = 10
 N_NEIGHBORS = 15
 MIN_SIZE = hierarchy.MIN_SIZE  # the smallest group (8): a dinner, a hike, one burst
 IDENTICAL_COS_DIST = 1e-4
-SILHOUETTE_SAMPLE = 5000
+SILHOUETTE_SAMPLE = 2000  # a +-0.01 estimate; 5000 made a level change at 100k cost ~0.4 s
 MIN_UMAP_N = 10  # fewer distinct vectors than this are clustered in the original space
 
 
@@ -173,8 +173,9 @@ def reduce_vectors(X: np.ndarray, *, seed: int = 42, n_components: int = N_COMPO
 
 
 def cluster_metrics(Z: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
-    """Cluster count, noise share, silhouette and Davies-Bouldin on the clustered points of
-    the reduced space (None where undefined: fewer than two clusters)."""
+    """Cluster count, noise share, silhouette (on a sample) and Davies-Bouldin on the
+    clustered points of the reduced space (None where undefined: fewer than two clusters).
+    Both stay under ~0.1 s at 100k photos, so every level change reports them."""
     n = len(labels)
     k = int(labels.max()) + 1 if n else 0
     out = {"n_clusters": k, "noise_fraction": float((labels < 0).mean()) if n else 0.0,
@@ -182,16 +183,35 @@ def cluster_metrics(Z: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
     member = labels >= 0
     if k < 2 or member.sum() <= k:
         return out
-    from sklearn.metrics import davies_bouldin_score, silhouette_score
+    from sklearn.metrics import silhouette_score
 
-    Zm, lm = Z[member], labels[member]
+    Zm, lm = np.asarray(Z, dtype=np.float64)[member], labels[member]
     sample = SILHOUETTE_SAMPLE if len(Zm) > SILHOUETTE_SAMPLE else None
     try:
         out["silhouette"] = float(silhouette_score(Zm, lm, sample_size=sample, random_state=seed))
-        out["davies_bouldin"] = float(davies_bouldin_score(Zm, lm))
     except ValueError:  # a sample holding a single label
-        log.debug("cluster metrics undefined", exc_info=True)
+        log.debug("silhouette undefined", exc_info=True)
+    out["davies_bouldin"] = davies_bouldin(Zm, lm)
     return out
+
+
+def davies_bouldin(Z: np.ndarray, labels: np.ndarray) -> float | None:
+    """Davies-Bouldin index in O(n + k^2) (sklearn's loops over clusters: O(n k), 0.15 s at
+    100k photos and 300 clusters). Same definition: mean over clusters of the worst
+    (s_i + s_j) / d(c_i, c_j), s = mean distance to the centroid."""
+    ids, pos, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    if len(ids) < 2:
+        return None
+    cen = np.zeros((len(ids), Z.shape[1]))
+    np.add.at(cen, pos, Z)
+    cen /= counts[:, None]
+    spread = np.bincount(pos, weights=np.linalg.norm(Z - cen[pos], axis=1), minlength=len(ids)) / counts
+    d = np.sqrt(np.maximum((cen ** 2).sum(1)[:, None] + (cen ** 2).sum(1)[None, :] - 2 * cen @ cen.T, 0))
+    np.fill_diagonal(d, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (spread[:, None] + spread[None, :]) / d
+    r[~np.isfinite(r)] = 0.0
+    return float(r.max(axis=1).mean())
 
 
 def _renumber_by_size(labels: np.ndarray) -> np.ndarray:
