@@ -11,11 +11,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from photoclust_app import __version__, cli_bench, cli_edits
+from photoclust_app import __version__, cli_bench, cli_edits, cli_learn
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
-               "rename", "assign-rest", "move", "merge", "undo", "redo")
+               "rename", "assign-rest", "move", "merge", "undo", "redo", "suggest", "review", "clear-corrections")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-names", action="store_true", help="skip suggested names (no model load)")
 
     cli_edits.add_parsers(sub)
+    cli_learn.add_parsers(sub)
 
     s = sub.add_parser("info", help="what the library holds")
     s.add_argument("folder")
@@ -144,7 +145,25 @@ def cmd_index(args) -> int:
         print(f"{len(report.skipped)} skipped:")
         for s in report.skipped:
             print(f"  {printable_path(s.relpath)}: {s.reason}")
+    _after_index(args.folder)
     return 0
+
+
+def _after_index(folder: str) -> None:
+    """New photos join the clusters as they are, or (many of them) the user is told to re-cluster."""
+    from photoclust_app.core import pipeline
+    from photoclust_app.core.store.library import Library
+
+    with Library.open(folder) as lib:
+        due = pipeline.after_index(lib)
+        if due == "place":
+            plan = pipeline.place_new(lib)
+            print(f"{plan.n_placed} new photo{'s' if plan.n_placed != 1 else ''} joined their clusters; "
+                  f"{plan.n_review} wait{'s' if plan.n_review == 1 else ''} in To review"
+                  + (" (`photoclust review FOLDER`)." if plan.n_review else "."))
+        elif due == "cluster" and lib.last_clustering() is not None:
+            print(f"{lib.count_unclustered()} new photos are more than a quarter of the library: "
+                  "`photoclust cluster FOLDER` re-clusters it (names and hand placements are kept).")
 
 
 def cmd_cluster(args) -> int:
@@ -211,8 +230,12 @@ def _num(x) -> str:
 
 
 def info_dict(lib) -> dict:
+    from photoclust_app.core.clustering.cohesion import INCOHERENT, library_cohesion
+
     skipped = lib.skipped()
     clusters = [c for c in lib.clusters() if c.size]
+    score = library_cohesion(lib) if clusters else {}
+    counts = lib.constraint_counts()
     last = lib.last_clustering()
     return {
         "folder": str(lib.folder),
@@ -221,8 +244,13 @@ def info_dict(lib) -> dict:
         "photos": lib.count_photos() + len(skipped),
         "indexed": lib.count_embedded() if lib.model else 0,
         "skipped": [{"path": printable_path(s.relpath), "reason": s.reason} for s in skipped],
-        "clusters": [{"id": c.id, "name": c.display_name, "size": c.size, "user_named": c.user_named}
+        "clusters": [{"id": c.id, "name": c.display_name, "size": c.size, "user_named": c.user_named,
+                      "cohesion": None if c.id not in score else round(score[c.id], 3),
+                      "split_suggested": c.id in score and score[c.id] < INCOHERENT,
+                      "placed_by_hand": counts.get(c.id, (0, 0))[0], "kept_out": counts.get(c.id, (0, 0))[1],
+                      "alternatives": c.alternatives}
                      for c in clusters],
+        "to_review": len(lib.review_items()),
         "unsorted": lib.count_unsorted(),
         "missing": sorted(printable_path(r) for r in lib.missing().values()),
         "last_clustering": last,
@@ -247,9 +275,16 @@ def cmd_info(args) -> int:
               "(kept with their edits; `photoclust forget-missing FOLDER` forgets them)")
         for m in info["missing"][:20]:
             print(f"  missing {m}")
-    print(f"Clusters: {len(info['clusters'])}, unsorted: {info['unsorted']}")
+    m = (info.get("last_clustering") or {}).get("metrics") or {}
+    quality = "" if m.get("silhouette") is None else (
+        f"; silhouette {m['silhouette']:.2f}, Davies-Bouldin {m['davies_bouldin']:.2f}")
+    print(f"Clusters: {len(info['clusters'])}, unsorted: {info['unsorted']}{quality}"
+          + (f"; {info['to_review']} new photos to review (`photoclust review FOLDER`)" if info["to_review"] else ""))
     for c in info["clusters"]:
-        print(f"  #{c['id']:<4} {c['size']:>6}  {c['name']}")
+        notes = [f"cohesion {c['cohesion']:.2f}" + (", split?" if c["split_suggested"] else "")] if c["cohesion"] is not None else []
+        notes += [f"{c['placed_by_hand']} placed by hand"] if c["placed_by_hand"] else []
+        notes += [f"{c['kept_out']} kept out"] if c["kept_out"] else []
+        print(f"  #{c['id']:<4} {c['size']:>6}  {c['name']}" + (f"  ({'; '.join(notes)})" if notes else ""))
     return 0
 
 
@@ -341,4 +376,4 @@ def cmd_screenshot(args) -> int:
 
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
             "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cli_bench.cmd_bench, "screenshot": cmd_screenshot,
-            **cli_edits.COMMANDS}
+            **cli_edits.COMMANDS, **cli_learn.COMMANDS}

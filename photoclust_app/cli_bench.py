@@ -25,6 +25,15 @@ def add_parser(sub) -> None:
     s.add_argument("--model", default="clip")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     s.add_argument("--json", action="store_true")
+    s = b.add_parser("learn", help="a simulated user places K photos per class by hand; re-cluster; score")
+    s.add_argument("dataset", help="one subfolder per class; with --composite, the folder holding the shared sets")
+    s.add_argument("--examples", type=int, default=5, help="photos placed by hand per class")
+    s.add_argument("--composite", default=None, help="mixfl, mix, flmulti or clmulti (as bench quality)")
+    s.add_argument("--composite-seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="which photos the simulated user picks")
+    s.add_argument("--model", default="clip")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.add_argument("--json", action="store_true")
     s = b.add_parser("index", help="decode / embed / index speed on synthetic camera-sized JPEGs")
     s.add_argument("--n", type=int, default=200)
     s.add_argument("--size", type=size_arg, default=(4000, 3000))
@@ -69,6 +78,15 @@ def cmd_bench(args) -> int:
         result = bench_quality(args.dataset, model=args.model, device=args.device, seeds=_seeds(args.seeds),
                                composite=args.composite, composite_seed=args.composite_seed,
                                baselines=not args.no_baselines, progress=bar)
+    elif args.bench == "learn":
+        from photoclust_app.core.bench.learn_bench import bench_learn
+        from photoclust_app.core.errors import PhotoclustError
+
+        if args.examples < 1:
+            raise PhotoclustError("--examples must be at least 1.")
+        result = bench_learn(args.dataset, model=args.model, device=args.device, examples=args.examples,
+                             composite=args.composite, composite_seed=args.composite_seed, seed=args.seed,
+                             progress=bar)
     elif args.bench == "index":
         from photoclust_app.core.bench.index_bench import bench_index
 

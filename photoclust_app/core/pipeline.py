@@ -65,13 +65,49 @@ def current_stops(lib: Library) -> tuple[list[tuple[int, int]], int] | None:
     return hierarchy.stops(tree), hierarchy.levels(tree)[tree.default][1]
 
 
-def wants_clustering(lib: Library) -> bool:
-    """Cluster after indexing when some embedded photo was never clustered, or the last
-    clustering used another model's vectors."""
-    if not lib.count_embedded():
-        return False
+def after_index(lib: Library) -> str | None:
+    """What indexing calls for: "cluster" (never clustered, another model's vectors, or the
+    new photos are more than place.MAX_SHARE of the library: the old clusters no longer
+    describe it), "place" (a few new photos join the clusters as they are), or None."""
+    from photoclust_app.core.clustering.place import MAX_SHARE
+
+    n = lib.count_embedded()
+    if not n:
+        return None
     last = lib.last_clustering()
-    return last is None or lib.has_unclustered() or last.get("model") != lib.model
+    if last is None or last.get("model") != lib.model:
+        return "cluster"
+    new = lib.count_unclustered()
+    if not new:
+        return None
+    return "cluster" if new > MAX_SHARE * n else "place"
+
+
+def wants_clustering(lib: Library) -> bool:
+    """A full clustering is due after indexing (see after_index)."""
+    return after_index(lib) == "cluster"
+
+
+def compute_placement(lib: Library):
+    """Where the photos indexed since the last clustering go (clustering/place.py). Writes nothing."""
+    from photoclust_app.core.clustering.place import compute_placement as compute
+
+    return compute(lib)
+
+
+def place_new(lib: Library, *, text: str | None = "Place new photos"):
+    """Compute and apply placements (the CLI's path; the window applies through its session)."""
+    from photoclust_app.core.clustering.place import apply_placement
+
+    plan = compute_placement(lib)
+    if len(plan.photo_ids):
+        apply_placement(lib, plan, text=placement_text(plan) if text else None)
+    return plan
+
+
+def placement_text(plan) -> str:
+    n = len(plan.photo_ids)
+    return f"Place {n} new photo{'s' if n != 1 else ''}"
 
 
 def compute(lib: Library, *, groups: int | None | object = STORED, level: int | None = None,

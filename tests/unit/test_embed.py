@@ -189,3 +189,31 @@ def test_default_clip_architecture_from_a_local_weights_file(tmp_path, photo_fol
     fresh = ClipEmbedder.from_spec(f"clip:{path}", "cpu")
     fresh.text_features = None  # the text tower must not run again: features come from disk
     assert fresh.describe(v[:1], top=2) == named
+
+
+def test_models_are_built_once_and_a_clip_failure_is_remembered(monkeypatch):
+    """A granularity change names clusters through the engine: rebuilding lite per request
+    cost ~1.2 s, and asking the hub again for CLIP weights that were not there ~0.3 s."""
+    from photoclust_app.core import embed
+    from photoclust_app.core.embed.clip import ClipEmbedder
+    from photoclust_app.core.errors import ModelUnavailable
+
+    embed.clear_cache()
+    tries = []
+
+    def unavailable(spec, device):
+        tries.append(spec)
+        raise ModelUnavailable("CLIP weights are not on this machine")
+
+    monkeypatch.setattr(ClipEmbedder, "from_spec", staticmethod(unavailable))
+    notes = []
+    first = create_embedder("clip", "cpu", notify=notes.append)
+    again = create_embedder("clip", "cpu", notify=notes.append)
+    assert first is again is create_embedder("lite", "cpu") and first.name == "lite"
+    assert tries == ["clip"] and len(notes) == 2  # asked once; each caller still hears why
+    with pytest.raises(ModelUnavailable, match="not on this machine"):
+        create_embedder("clip", "cpu", fallback=False)
+    embed.clear_cache()
+    create_embedder("clip", "cpu")
+    assert tries == ["clip", "clip"]  # after clear_cache the hub is asked again
+    embed.clear_cache()

@@ -42,9 +42,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
-from sklearn.neighbors import NearestNeighbors
 
 MIN_SIZE = 8  # smallest cluster; HDBSCAN min_cluster_size = min_samples
 GAP_RATIO = 2.0  # anchor: typical point >= 2x denser than where the group split off
@@ -72,6 +69,8 @@ class Tree:
 def build(Z, X=None, knn=None, *, min_size=MIN_SIZE, gap_ratio=GAP_RATIO) -> Tree:
     """Z (n, d) reduced space; X (n, D) original vectors (enables the outlier test); knn (n, k)
     original-space neighbours, e.g. UMAP's knn_indices (else computed from X, or from Z)."""
+    from sklearn.neighbors import NearestNeighbors  # here, not at import: the window imports this module
+
     t0 = time.perf_counter()
     Z = np.ascontiguousarray(Z, dtype=np.float64)
     n = len(Z)
@@ -386,6 +385,9 @@ def _outliers(X, knn, labels, m):
     """Strays (mutual-kNN component < m photos) below Tukey's far-out fence of cosine to their
     cluster's core centroid, the fence taken per cluster and over all clusters' cores (the
     pooled fence guards mixed clusters whose own spread is too wide to flag anything)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n, k = knn.shape
     M = csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), knn.ravel())), shape=(n, n))
     stray = np.bincount(comp := connected_components(M.multiply(M.T), directed=False)[1])[comp] < m

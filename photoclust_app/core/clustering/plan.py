@@ -51,6 +51,8 @@ class ClusteringPlan:
     tree: hierarchy.Tree | None = None      # a new run's hierarchy, stored when the plan is applied
     tree_id: int | None = None              # the stored tree this plan was cut from (no refit)
     stops: list[tuple[int, int]] = field(default_factory=list)  # (clusters, level) the tree offers
+    forced: dict[int, int] = field(default_factory=dict)  # label -> the cluster it must become (constraints)
+    cut_tree: hierarchy.Tree | None = None  # the tree the labels were cut from (new or stored)
 
 
 @dataclass
@@ -68,10 +70,31 @@ def compute_clustering(lib: Library, *, min_cluster_size: int | None = None, gro
                        namer: Namer | None = None, seed: int = 42, progress: ProgressFn | None = None,
                        cancel: CancelFn | None = None) -> ClusteringPlan:
     """Cluster every photo embedded with the library's model, automatically, at exactly
-    ``groups`` clusters or at tree ``level``. With ``reuse`` a granularity change cuts the tree
-    the current clusters came from when it still covers exactly these photos (milliseconds,
-    the map stays); else UMAP and a new tree. Writes nothing."""
+    ``groups`` clusters or at tree ``level``, honouring the user's corrections (hand
+    placements, photos kept out: clustering/constraints.py). With ``reuse`` a granularity
+    change cuts the tree the current clusters came from when it still covers exactly these
+    photos (milliseconds, the map stays); else UMAP and a new tree. Writes nothing."""
     ids, vectors = lib.embedding_matrix()
+    plan = _compute_clustering(lib, ids, vectors, min_cluster_size=min_cluster_size, groups=groups, level=level,
+                               reuse=reuse, layout=layout, namer=namer, seed=seed, progress=progress, cancel=cancel)
+    table = lib.assignment_table()
+    manual = {pid: cid for pid, (cid, _, hand) in table.items() if hand and cid is not None}
+    kept = lib.kept_out()
+    if manual or kept:
+        from photoclust_app.core.clustering.cluster import cluster_metrics
+        from photoclust_app.core.clustering.constraints import honour
+
+        plan.labels, plan.forced = honour(plan.labels, ids, vectors, manual, kept, plan.cut_tree)
+        plan.probabilities = (plan.labels >= 0).astype(np.float32)
+        plan = _finish(plan.model, ids, vectors, plan, layout=False, namer=namer, t0=None, relabel=True)
+        if plan.reduced is not None and len(plan.reduced) == len(ids):
+            plan.metrics.update(cluster_metrics(plan.reduced, plan.labels, seed))
+        plan.params["constraints"] = {"placed_by_hand": len(manual), "kept_out": len(kept)}
+    return plan
+
+
+def _compute_clustering(lib, ids, vectors, *, min_cluster_size, groups, level, reuse, layout, namer, seed,
+                        progress, cancel) -> ClusteringPlan:
     m = int(min_cluster_size) if min_cluster_size is not None else hierarchy.MIN_SIZE
     stored = usable_tree(lib, ids, m) if reuse else None
     if stored is not None:
@@ -85,7 +108,7 @@ def compute_clustering(lib: Library, *, min_cluster_size: int | None = None, gro
                                     "tree": tree_id, "n_levels": len(tree.order) + 1,
                                     "default_level": tree.default})
         plan = _finish(lib.model or "", ids, vectors, result, layout=False, namer=namer, t0=t0)
-        plan.tree, plan.tree_id = None, tree_id
+        plan.tree, plan.tree_id, plan.cut_tree = None, tree_id, tree
         plan.stops = hierarchy.stops(tree)
         return plan
     return _compute(lib.model or "", ids, vectors, min_cluster_size=m, groups=groups, level=level,
@@ -144,7 +167,7 @@ def _compute(model, ids, vectors, *, min_cluster_size, groups, level, layout, na
         xy = layout_2d(vectors, seed=seed, progress=progress, cancel=cancel)
         check_cancel(cancel)
     plan = _finish(model, ids, vectors, result, layout=False, namer=namer, t0=t0)
-    plan.xy, plan.tree = xy, result.tree
+    plan.xy, plan.tree, plan.cut_tree = xy, result.tree, result.tree
     plan.stops = hierarchy.stops(result.tree) if result.tree is not None else []
     return plan
 
@@ -216,7 +239,10 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
         for pid, lab in zip(plan.photo_ids.tolist(), plan.labels.tolist()):
             if lab >= 0 and pid not in manual:
                 new.setdefault(lab, set()).add(pid)
-        matched = _match(old, new)
+        # Groups the constraints tie to a cluster join it; the rest match by overlap, so a
+        # cluster keeps its own group and gains the ones its examples pulled in.
+        forced = {lab: cid for lab, cid in plan.forced.items() if cid in old and lab in new}
+        matched = {**_match(old, {lab: g for lab, g in new.items() if lab not in forced}), **forced}
         # A cluster the user named never vanishes: when no new group matches it, it keeps the
         # photos it holds (as hand-placed photos keep theirs) and the new groups do without them.
         named = {c.id for c in clusters if c.user_named}
@@ -225,27 +251,33 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
             new = {lab: g - stay for lab, g in new.items() if g - stay}
             manual = manual | stay
         label_to_cid: dict[int, int] = {}
-        for lab in sorted(new, key=lambda k: -len(new[k])):
+        for lab in sorted(new, key=lambda k: -len(new[k])):  # the biggest group names a cluster
             suggested = plan.names.get(lab, "")
             if lab not in matched:
                 matched[lab] = lib.create_cluster()
+            if matched[lab] not in label_to_cid.values():
+                lib.set_suggested_name(matched[lab], suggested, plan.alternatives.get(lab, []))
             label_to_cid[lab] = matched[lab]
-            lib.set_suggested_name(matched[lab], suggested, plan.alternatives.get(lab, []))
         kept = set(label_to_cid.values())
         holds_manual = {current[pid][0] for pid in manual if current[pid][0] is not None}
         for cid in old:
             if cid not in kept and cid not in holds_manual and cid not in named:
                 lib.delete_cluster(cid)  # its remaining members go to Unsorted (SET NULL) or below
         gone = set(old) - kept - holds_manual - named
+        kept_out = lib.kept_out()
         # Only the rows that change: a level change at 100k photos rewrites what moved.
         lib.assign_many((pid, new_cid, p, False)
                         for pid, lab, p in zip(plan.photo_ids.tolist(), plan.labels.tolist(),
                                                plan.probabilities.tolist())
-                        if pid not in manual for new_cid in (label_to_cid.get(lab),)
+                        if pid not in manual
+                        for new_cid in (None if label_to_cid.get(lab) in kept_out.get(pid, ()) else label_to_cid.get(lab),)
                         if pid not in current or current[pid][0] != new_cid or current[pid][0] in gone
                         or abs(current[pid][1] - p) > 1e-6)
-        for lab, cid in label_to_cid.items():
-            lib.set_representatives(cid, plan.representatives.get(lab, []))
+        done: set[int] = set()
+        for lab, cid in label_to_cid.items():  # in size order: the biggest group's medoids
+            if cid not in done:
+                lib.set_representatives(cid, plan.representatives.get(lab, []))
+                done.add(cid)
         if plan.xy is not None:
             lib.set_layout(plan.photo_ids, plan.xy)
         lib.record_clustering(plan.model, len(plan.photo_ids), plan.params, plan.metrics)

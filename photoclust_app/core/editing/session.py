@@ -224,15 +224,28 @@ class Session(StateCache):
         target = self._clusters[cluster_id].display_name if cluster_id is not None else "Unsorted"
         noun = "photo" if len(ids) == 1 else "photos"
         with self._edit(f"Move {len(ids)} {noun} to \u201c{target}\u201d") as rec:
-            rec.touch("assignments", ids)
+            self._record_correction(rec, ids, cluster_id)
             self.library.assign(ids, cluster_id, manual=True)
         return len(ids)
+
+    def _record_correction(self, rec, ids: list[int], target: int | None) -> None:
+        """A hand move is a constraint: a must-link to TARGET (the manual placement), a
+        cannot-link to the cluster each photo left ("not this one"), and it settles the
+        photo's To-review entry. All in the move's history entry."""
+        rec.touch("assignments", ids)
+        rec.touch("kept_out", ids)
+        rec.touch("review", ids)
+        left = [(p, self.cluster_of(p)) for p in ids if self.cluster_of(p) not in (None, target)]
+        self.library.keep_out(left)
+        if target is not None:
+            self.library.let_in(ids, target)
+        self.library.resolve_review(ids)
 
     def new_cluster(self, photo_ids: Iterable[int], name: str = "") -> int:
         """A new cluster holding PHOTO_IDS (placed by hand); returns its id."""
         ids = [int(p) for p in dict.fromkeys(photo_ids) if int(p) in self._relpaths]
         with self._edit("New cluster") as rec:
-            rec.touch("assignments", ids)
+            self._record_correction(rec, ids, None)
             cid = self.library.create_cluster(name.strip(), suggested_name=self._fresh_name())
             rec.created("clusters", [cid])
             rec.created("representatives", [cid])
@@ -275,6 +288,73 @@ class Session(StateCache):
             rec.touch("representatives", [cluster_id])
             self.library.delete_cluster(cluster_id)
 
+    def corrections(self, cluster_id: int) -> tuple[int, int]:
+        """(photos placed in the cluster by hand, photos kept out of it)."""
+        return self.library.constraint_counts().get(int(cluster_id), (0, 0))
+
+    def clear_corrections(self, cluster_id: int | None = None) -> int:
+        """Forget the corrections of one cluster (None: of every cluster): its hand placements
+        become ordinary members the next re-cluster may move, and photos kept out of it may
+        return. The photos stay where they are now. One undoable entry; returns how many
+        constraints went."""
+        table = self.library.assignment_table()
+        placed = [p for p, (c, _, hand) in table.items() if hand and (cluster_id is None or c == cluster_id)]
+        kept = self.library.kept_out_photos(cluster_id)
+        if not placed and not kept:
+            return 0
+        what = "every cluster" if cluster_id is None else f"\u201c{self.cluster(cluster_id).display_name}\u201d"
+        with self._edit(f"Clear the corrections of {what}") as rec:
+            rec.touch("assignments", placed)
+            rec.touch("kept_out", kept)
+            self.library.assign_many((p, table[p][0], table[p][1], False) for p in placed)
+            if cluster_id is None:
+                self.library.clear_kept_out()
+            else:
+                self.library.let_in(kept, cluster_id)
+        return len(placed) + len(kept)
+
+    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, L2-normalised vectors), cached until the library's photos change."""
+        ids = self.library.embedded_ids()
+        cached = getattr(self, "_vectors", None)
+        if cached is None or not np.array_equal(cached[0], ids):
+            ids, X = self.library.embedding_matrix()
+            X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+            self._vectors = (ids, X)
+        return self._vectors
+
+    def suggestions(self, cluster_id: int, limit: int = 200) -> list[tuple[int, float]]:
+        """(photo id, score) of photos that look like CLUSTER_ID's hand-placed examples (or
+        its members), best first (clustering/suggest.py)."""
+        from photoclust_app.core.clustering.suggest import suggest
+
+        if cluster_id not in self._clusters:
+            raise KeyError(cluster_id)
+        ids, Xn = self._matrix()
+        table = self.library.assignment_table()
+        kept = self.library.kept_out()
+        cid = np.array([table.get(int(p), (None, 0, False))[0] or -1 for p in ids.tolist()], dtype=np.int64)
+        hand = np.array([table.get(int(p), (None, 0, False))[2] for p in ids.tolist()], dtype=bool)
+        members = np.flatnonzero(cid == cluster_id)
+        examples = np.flatnonzero((cid == cluster_id) & hand)
+        out = np.array([cluster_id in kept.get(int(p), ()) for p in ids.tolist()], dtype=bool)
+        candidates = np.flatnonzero((cid != cluster_id) & ~hand & ~out)
+        return [(int(ids[r]), s) for r, s in suggest(Xn, members, examples, candidates, limit)]
+
+    def reject(self, cluster_id: int, photo_ids: Iterable[int]) -> int:
+        """"Not this one": keep photos out of CLUSTER_ID (they stay where they are)."""
+        if cluster_id not in self._clusters:
+            raise KeyError(cluster_id)
+        ids = [int(p) for p in dict.fromkeys(photo_ids) if int(p) in self._relpaths
+               and self.cluster_of(int(p)) != cluster_id]
+        if not ids:
+            return 0
+        noun = "photo" if len(ids) == 1 else "photos"
+        with self._edit(f"Keep {len(ids)} {noun} out of \u201c{self._clusters[cluster_id].display_name}\u201d") as rec:
+            rec.touch("kept_out", ids)
+            self.library.keep_out((p, cluster_id) for p in ids)
+        return len(ids)
+
     def assign_rest(self) -> int:
         """Give every Unsorted photo the cluster it is most like (clustering/assign.py); photos
         the user put into Unsorted by hand stay. One undoable entry; returns how many moved."""
@@ -307,6 +387,45 @@ class Session(StateCache):
         from photoclust_app.core.clustering.plan import apply_clustering
 
         return self._apply_whole(lambda: apply_clustering(self.library, plan, text=text if undoable else None))
+
+    def place_new(self, plan) -> None:
+        """Apply a placement of new photos (clustering/place.py): one undoable entry."""
+        from photoclust_app.core.clustering.place import apply_placement
+        from photoclust_app.core.pipeline import placement_text
+
+        self._apply_whole(lambda: apply_placement(self.library, plan, text=placement_text(plan)))
+
+    def review_items(self) -> list[tuple[int, int | None, float]]:
+        """The To-review list: (photo, the cluster it would join or None, confidence)."""
+        return [r for r in self.library.review_items() if r[0] in self._relpaths]
+
+    def accept_review(self, photo_ids: Iterable[int] | None = None) -> int:
+        """Put To-review photos (all when None) into the cluster each would join, by hand."""
+        want = None if photo_ids is None else {int(p) for p in photo_ids}
+        items = [(p, c) for p, c, _ in self.review_items() if c is not None and (want is None or p in want)]
+        if not items:
+            return 0
+        with self._edit(f"Accept {len(items)} reviewed photo{'s' if len(items) != 1 else ''}") as rec:
+            ids = [p for p, _ in items]
+            rec.touch("assignments", ids)
+            rec.touch("review", ids)
+            rec.touch("kept_out", ids)
+            for p, c in items:
+                self.library.assign([p], c, manual=True)
+                self.library.let_in([p], c)
+            self.library.resolve_review(ids)
+        return len(items)
+
+    def dismiss_review(self, photo_ids: Iterable[int]) -> int:
+        """Take photos off the To-review list; they stay where they are (Unsorted)."""
+        listed = {p for p, _, _ in self.review_items()}
+        ids = [int(p) for p in dict.fromkeys(photo_ids) if int(p) in listed]
+        if not ids:
+            return 0
+        with self._edit(f"Leave {len(ids)} photo{'s' if len(ids) != 1 else ''} Unsorted") as rec:
+            rec.touch("review", ids)
+            self.library.resolve_review(ids)
+        return len(ids)
 
     def split(self, plan) -> list[int]:
         """Apply a split plan (clustering.plan.compute_split); returns the ids of the parts."""

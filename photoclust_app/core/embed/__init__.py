@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "clip"
 FALLBACK_MODEL = "lite"
-_loaded: dict[tuple[str, str], Embedder] = {}  # CLIP embedders by (spec, device); see clear_cache()
+_loaded: dict[tuple[str, str], Embedder] = {}  # embedders by (spec, device); see clear_cache()
+_failed: dict[tuple[str, str], str] = {}  # CLIP specs that could not be loaded in this process, and why
 
 __all__ = ["DEFAULT_MODEL", "Embedder", "TorchEmbedder", "available_models", "clear_cache", "create_embedder",
            "load_vocabulary", "model_name"]
@@ -47,25 +48,27 @@ def create_embedder(spec: str = DEFAULT_MODEL, device: str = "auto", *, fallback
     """An embedder for SPEC. CLIP weights that cannot be had raise ModelUnavailable, or with
     ``fallback`` (the default) call ``notify`` once with a sentence and return 'lite'."""
     spec = (spec or DEFAULT_MODEL).strip()
+    key = (spec, device)
+    if key in _loaded:  # weights are MBs to hundreds of MB: build each model once per process
+        return _loaded[key]
     if spec == "lite":
-        from photoclust_app.core.embed.lite import LiteEmbedder
-
-        return LiteEmbedder(device)
+        return _lite(device)
     if spec == "tiny-test":
         from photoclust_app.core.embed.tiny import TinyClipEmbedder
 
-        return TinyClipEmbedder("cpu" if device == "auto" else device)
+        _loaded[key] = TinyClipEmbedder("cpu" if device == "auto" else device)
+        return _loaded[key]
     if spec == "clip" or spec.startswith("clip:"):
         from photoclust_app.core.embed.clip import ClipEmbedder
 
-        key = (spec, device)
-        if key in _loaded:  # weights are hundreds of MB: load them once per process
-            return _loaded[key]
         try:
+            if key in _failed:  # asked again in this process: the same answer, at once
+                raise ModelUnavailable(_failed[key])
             emb = ClipEmbedder.from_spec(spec, device).load()
             _loaded[key] = emb
             return emb
         except ModelUnavailable as err:
+            _failed[key] = str(err)
             if not fallback:
                 raise
             reason = str(err).rstrip(".")
@@ -75,12 +78,21 @@ def create_embedder(spec: str = DEFAULT_MODEL, device: str = "auto", *, fallback
             log.warning(message)
             if notify is not None:
                 notify(message)
-            from photoclust_app.core.embed.lite import LiteEmbedder
-
-            return LiteEmbedder(device)
+            return _lite(device)
     raise ModelUnavailable(f"Unknown model '{spec}'; choose one of: {', '.join(available_models())}.")
 
 
+def _lite(device: str) -> Embedder:
+    from photoclust_app.core.embed.lite import LiteEmbedder
+
+    key = ("lite", device)
+    if key not in _loaded:
+        _loaded[key] = LiteEmbedder(device)
+    return _loaded[key]
+
+
 def clear_cache() -> None:
-    """Forget loaded CLIP models (frees their memory once nothing else holds them)."""
+    """Forget loaded models and CLIP failures (frees memory once nothing else holds them;
+    the next request tries the network again)."""
     _loaded.clear()
+    _failed.clear()

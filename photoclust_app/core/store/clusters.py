@@ -137,6 +137,12 @@ class ClusterStore:
             c.executemany("INSERT INTO layout(photo_id, x, y) VALUES(?,?,?)",
                           [(int(p), float(x), float(y)) for p, (x, y) in zip(photo_ids, xy)])
 
+    def add_layout_points(self, photo_ids, xy) -> None:
+        """Map positions for some photos; every other photo keeps its place."""
+        with self.transaction() as c:
+            c.executemany("INSERT OR REPLACE INTO layout(photo_id, x, y) VALUES(?,?,?)",
+                          [(int(p), float(x), float(y)) for p, (x, y) in zip(photo_ids, xy)])
+
     def record_clustering(self, model: str, n_photos: int, params: dict, metrics: dict) -> int:
         with self.transaction() as c:
             cur = c.execute("INSERT INTO clusterings(created_at, model, n_photos, params, metrics) VALUES(?,?,?,?,?)",

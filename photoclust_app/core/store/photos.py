@@ -171,6 +171,11 @@ class PhotoStore:
             " (SELECT 1 FROM assignments a WHERE a.photo_id=e.photo_id) LIMIT 1",
             (model or self.model,)).fetchone() is not None
 
+    def count_unclustered(self, model: str | None = None) -> int:
+        """How many photos embedded with MODEL were never clustered (new since the last run)."""
+        return self._q("SELECT COUNT(*) FROM embeddings e WHERE e.model=? AND NOT EXISTS"
+                       " (SELECT 1 FROM assignments a WHERE a.photo_id=e.photo_id)", (model or self.model,)).fetchone()[0]
+
     def embedded_ids(self, model: str | None = None) -> np.ndarray:
         """Ids of the photos embedded with MODEL, ascending (the rows embedding_matrix returns)."""
         rows = self._q("SELECT photo_id FROM embeddings WHERE model=? ORDER BY photo_id", (model or self.model,))

@@ -9,7 +9,7 @@ from typing import Iterable
 
 from photoclust_app.core.store.clusters import ASSIGNMENT_COLS, CLUSTER_COLS
 
-TABLES = ("clusters", "assignments", "representatives", "layout", "meta")
+TABLES = ("clusters", "assignments", "representatives", "layout", "meta", "kept_out", "review")
 _CHUNK = 500  # keys per IN (...) query, under SQLite's variable limit
 
 
@@ -26,13 +26,13 @@ def read_rows(c: sqlite3.Connection, table: str, keys: Iterable | None = None) -
     out: dict = {}
     if keys is None:
         for r in c.execute(sql):
-            out[r[0]] = list(r[1:]) if table == "meta" or table == "layout" else list(r)
+            out[r[0]] = list(r[1:]) if table in _VALUE_ONLY else list(r)
         return out
     keys = list(dict.fromkeys(keys))
     for part in _chunks(keys):
         marks = ",".join("?" * len(part))
         for r in c.execute(f"{sql} WHERE {key_col} IN ({marks})", part):
-            out[r[0]] = list(r[1:]) if table == "meta" or table == "layout" else list(r)
+            out[r[0]] = list(r[1:]) if table in _VALUE_ONLY else list(r)
     return {k: out.get(k) for k in keys}
 
 
@@ -52,7 +52,10 @@ def _read_reps(c: sqlite3.Connection, keys) -> dict:
     return out if keys is None else {k: out.get(k) for k in keys}
 
 
+_VALUE_ONLY = ("meta", "layout", "kept_out", "review")
 _SELECT = {
+    "kept_out": ("SELECT photo_id, clusters FROM kept_out", "photo_id"),
+    "review": ("SELECT photo_id, cluster_id, confidence, added_at FROM review", "photo_id"),
     "clusters": (f"SELECT {CLUSTER_COLS} FROM clusters", "id"),
     "assignments": (f"SELECT {ASSIGNMENT_COLS} FROM assignments", "photo_id"),
     "layout": ("SELECT photo_id, x, y FROM layout", "photo_id"),
@@ -64,7 +67,7 @@ def write_rows(c: sqlite3.Connection, rows: dict[str, dict]) -> None:
     """Make each key's row what ROWS says (None: delete it). Rows that name a photo or a
     cluster that is no longer there are left out: the photo left the library since."""
     photos = {r[0] for r in c.execute("SELECT id FROM photos")} if any(
-        rows.get(t) for t in ("assignments", "representatives", "layout")) else set()
+        rows.get(t) for t in ("assignments", "representatives", "layout", "kept_out", "review")) else set()
     clusters = rows.get("clusters", {})
     up = [r for r in clusters.values() if r is not None]
     # An upsert, not INSERT OR REPLACE: REPLACE deletes the row first, and the foreign key's
@@ -75,6 +78,7 @@ def write_rows(c: sqlite3.Connection, rows: dict[str, dict]) -> None:
     c.executemany("DELETE FROM clusters WHERE id=?", [(k,) for k, r in clusters.items() if r is None])
     live_clusters = {r[0] for r in c.execute("SELECT id FROM clusters")} if (
         rows.get("assignments") or rows.get("representatives")) else set()
+    live_review = {r[0] for r in c.execute("SELECT id FROM clusters")} if rows.get("review") else set()
     assigns = rows.get("assignments", {})
     c.executemany("DELETE FROM assignments WHERE photo_id=?", [(k,) for k, r in assigns.items() if r is None])
     c.executemany(f"INSERT OR REPLACE INTO assignments({ASSIGNMENT_COLS}) VALUES(?,?,?,?)",
@@ -89,6 +93,15 @@ def write_rows(c: sqlite3.Connection, rows: dict[str, dict]) -> None:
     c.executemany("DELETE FROM layout WHERE photo_id=?", [(k,) for k, r in layout.items() if r is None])
     c.executemany("INSERT OR REPLACE INTO layout(photo_id, x, y) VALUES(?,?,?)",
                   [(k, r[0], r[1]) for k, r in layout.items() if r is not None and k in photos])
+    kept = rows.get("kept_out", {})
+    c.executemany("DELETE FROM kept_out WHERE photo_id=?", [(k,) for k, r in kept.items() if r is None])
+    c.executemany("INSERT OR REPLACE INTO kept_out(photo_id, clusters) VALUES(?,?)",
+                  [(k, r[0]) for k, r in kept.items() if r is not None and k in photos])
+    review = rows.get("review", {})
+    c.executemany("DELETE FROM review WHERE photo_id=?", [(k,) for k, r in review.items() if r is None])
+    c.executemany("INSERT OR REPLACE INTO review(photo_id, cluster_id, confidence, added_at) VALUES(?,?,?,?)",
+                  [(k, r[0] if r[0] in live_review else None, r[1], r[2]) for k, r in review.items()
+                   if r is not None and k in photos])
     meta = rows.get("meta", {})
     c.executemany("DELETE FROM meta WHERE key=?", [(k,) for k, r in meta.items() if r is None])
     c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)",

@@ -11,7 +11,7 @@ import sqlite3
 
 from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _PHOTOS = """CREATE TABLE {name}(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -122,8 +122,23 @@ CREATE TABLE cluster_trees(
 );
 """
 
+# kept_out: the clusters a photo was moved out of by hand ("not this one": a cannot-link, JSON
+# list of cluster ids). review: new photos placed with low confidence, waiting for the user.
+_V4 = """
+CREATE TABLE kept_out(
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    clusters TEXT NOT NULL
+);
+CREATE TABLE review(
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    cluster_id INTEGER REFERENCES clusters(id) ON DELETE SET NULL,
+    confidence REAL NOT NULL,
+    added_at REAL NOT NULL
+);
+"""
+
 # Index i upgrades a library from user_version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 
 def _newer(version: int) -> LibraryError:

@@ -1,0 +1,152 @@
+"""New photos join the existing clusters without reshuffling them, or wait in To review.
+
+After a re-index, a photo that was never clustered is placed by a vote of its K nearest
+clustered photos in the original embedding space (cosine): the cluster with the largest
+similarity-weighted vote wins, and the vote share is its confidence. It joins only when it
+is also no further from that cluster's centroid than the cluster's own far members (the
+FENCE quantile of their cosines) and the share reaches MIN_SHARE; otherwise it stays
+Unsorted and goes to the To-review list with the cluster it would join. Kept-out clusters
+never win. Its map position is the mean of its nearest neighbours' positions: existing
+points never move. The search is two-stage (the best CANDIDATES clusters by centroid, then
+exact neighbours among their members), so 1,000 new photos in a 100k library cost well
+under a second, with no index to build or JIT to warm.
+
+A full re-cluster happens only when the user asks, or when the new photos are more than
+MAX_SHARE of the library (then the old clusters no longer describe it; the caller says so).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+K = 15
+CANDIDATES = 4
+MIN_SHARE = 0.6
+FENCE = 0.05
+MAX_SHARE = 0.25
+
+
+@dataclass
+class PlacementPlan:
+    """Computed placements, not yet written."""
+
+    photo_ids: np.ndarray          # the new photos
+    cluster_ids: list[int | None]  # where each goes (None: stays Unsorted, to review)
+    suggested: list[int | None]    # the cluster each would join (for To review)
+    confidence: np.ndarray         # vote share, 0..1
+    xy: np.ndarray                 # (n, 2) map positions
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n_placed(self) -> int:
+        return sum(c is not None for c in self.cluster_ids)
+
+    @property
+    def n_review(self) -> int:
+        return len(self.cluster_ids) - self.n_placed
+
+
+def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.ndarray | None = None,
+          kept_out: list[set[int]] | None = None) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """For rows NEW_ROWS of the L2-normalised XN, given CLUSTER_OF (cluster id per row, -1 for
+    none): (cluster or None, suggested cluster or None, confidence, xy) per new row. XY (n, 2)
+    are the current map positions (rows without one: nan)."""
+    new_rows = np.asarray(new_rows, dtype=np.int64)
+    member = np.flatnonzero(cluster_of >= 0)
+    if len(new_rows) == 0 or len(member) == 0:
+        return [None] * len(new_rows), [None] * len(new_rows), np.zeros(len(new_rows)), _fallback_xy(xy, len(new_rows))
+    ids, pos = np.unique(cluster_of[member], return_inverse=True)
+    cen = np.zeros((len(ids), Xn.shape[1]), np.float64)
+    np.add.at(cen, pos, Xn[member])
+    cen = (cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    own = np.einsum("ij,ij->i", Xn[member], cen[pos])
+    fence = np.array([np.quantile(own[pos == j], FENCE) for j in range(len(ids))])
+    by_cluster = [member[pos == j] for j in range(len(ids))]
+    out_c, out_s, conf = [], [], np.zeros(len(new_rows))
+    out_xy = np.full((len(new_rows), 2), np.nan, np.float32)
+    Q = Xn[new_rows]
+    near = np.argsort(-(Q @ cen.T), axis=1)[:, :CANDIDATES]
+    for i, r in enumerate(new_rows):
+        pool = np.concatenate([by_cluster[j] for j in near[i]])
+        sims = Xn[pool] @ Xn[r]
+        top = np.argsort(-sims)[:K]
+        votes: dict[int, float] = {}
+        for t in top:
+            c = int(cluster_of[pool[t]])
+            votes[c] = votes.get(c, 0.0) + max(float(sims[t]), 0.0)
+        banned = kept_out[i] if kept_out else set()
+        ranked = sorted(((v, c) for c, v in votes.items() if c not in banned), reverse=True)
+        total = sum(votes.values()) or 1.0
+        if not ranked:
+            out_c.append(None), out_s.append(None)
+        else:
+            share, c = ranked[0][0] / total, ranked[0][1]
+            j = int(np.searchsorted(ids, c))
+            ok = share >= MIN_SHARE and float(Xn[r] @ cen[j]) >= fence[j]
+            out_c.append(c if ok else None)
+            out_s.append(c)
+            conf[i] = share
+        if xy is not None:
+            nb = xy[pool[top[:5]]]
+            nb = nb[np.isfinite(nb).all(axis=1)]
+            if len(nb):
+                out_xy[i] = nb.mean(axis=0)
+    missing = ~np.isfinite(out_xy).all(axis=1)
+    if missing.any():
+        out_xy[missing] = _fallback_xy(xy, int(missing.sum()))
+    return out_c, out_s, conf, out_xy
+
+
+def _fallback_xy(xy: np.ndarray | None, n: int) -> np.ndarray:
+    """Where a photo with no placed neighbour goes on the map: the map's lower-left corner."""
+    if xy is None or not np.isfinite(xy).any():
+        return np.zeros((n, 2), np.float32)
+    lo = np.nanmin(xy, axis=0)
+    return np.tile(lo, (n, 1)).astype(np.float32)
+
+
+def compute_placement(lib) -> PlacementPlan:
+    """Placements for every embedded photo that was never clustered. Writes nothing."""
+    import time
+
+    t0 = time.perf_counter()
+    ids, X = lib.embedding_matrix()
+    Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    table = lib.assignment_table()
+    cluster_of = np.array([(table[p][0] or -1) if p in table else -1 for p in ids.tolist()], dtype=np.int64)
+    new_rows = np.array([r for r, p in enumerate(ids.tolist()) if p not in table], dtype=np.int64)
+    lids, lxy = lib.layout()
+    xy = np.full((len(ids), 2), np.nan, np.float32)
+    if len(lids):
+        at = np.searchsorted(ids, lids)
+        ok = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == lids)
+        xy[at[ok]] = lxy[ok]
+    kept = lib.kept_out()
+    banned = [kept.get(int(ids[r]), set()) for r in new_rows]
+    clusters, suggested, conf, new_xy = place(Xn, cluster_of, new_rows, xy, banned)
+    return PlacementPlan(ids[new_rows], clusters, suggested, conf, new_xy,
+                         {"k": K, "min_share": MIN_SHARE, "fence": FENCE, "seconds": round(time.perf_counter() - t0, 3)})
+
+
+def apply_placement(lib, plan: PlacementPlan, *, text: str | None = None) -> None:
+    """Write placements in one transaction (one undoable entry named TEXT, None: not
+    undoable): placed photos join their cluster (not by hand), the others stay Unsorted
+    and enter To review; each gets its map position. Photos that meanwhile got a cluster
+    (or left the library) are left alone."""
+    import contextlib
+
+    pids = [int(p) for p in plan.photo_ids.tolist()]
+    ctx = lib.record(text) if text else contextlib.nullcontext(None)
+    with lib.transaction(), ctx as rec:
+        if rec is not None:
+            for table in ("assignments", "layout", "review"):
+                rec.touch(table, pids)
+        current = lib.assignment_table()
+        live = {c.id for c in lib.clusters()}
+        todo = [i for i, p in enumerate(pids) if p not in current]
+        lib.assign_many((pids[i], plan.cluster_ids[i] if plan.cluster_ids[i] in live else None,
+                         float(plan.confidence[i]), False) for i in todo)
+        lib.add_review((pids[i], plan.suggested[i] if plan.suggested[i] in live else None, float(plan.confidence[i]))
+                       for i in todo if plan.cluster_ids[i] not in live)
+        lib.add_layout_points([pids[i] for i in todo], plan.xy[todo] if todo else np.zeros((0, 2)))

@@ -1,0 +1,160 @@
+"""Corrections are constraints (issue 10): hand placements pull their look-alikes along, "not
+this one" sticks through every re-cluster and level, suggestions learn from the examples, and
+new photos join the clusters as they are (or wait in To review) without moving the map."""
+import json
+
+import numpy as np
+import pytest
+
+from photoclust_app import cli
+from photoclust_app.core import pipeline
+from photoclust_app.core.clustering.place import MAX_SHARE
+from photoclust_app.core.editing.session import Session
+from photoclust_app.core.records import PhotoMeta, PhotoRecord
+from photoclust_app.core.store.library import IndexedPhoto, Library
+
+
+def unit(a):
+    return (a / np.linalg.norm(a, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def look(rng, centre, n, spread=0.25):
+    return unit(centre + spread * rng.normal(size=(n, len(centre))) / np.sqrt(len(centre)) * 3)
+
+
+def add(lib, vectors, start):
+    lib.add_photos([IndexedPhoto(PhotoRecord(f"p{start + i:04d}.jpg", 1, 1), str(start + i), PhotoMeta(1, 1), b"", v)
+                    for i, v in enumerate(vectors)], "m")
+
+
+@pytest.fixture
+def world(tmp_path):
+    """Three looks: A (60), B (50) close to A, C (40) far away."""
+    rng = np.random.default_rng(1)
+    a = unit(rng.normal(size=32))
+    b = unit(a + 1.2 * unit(rng.normal(size=32)))
+    c = unit(rng.normal(size=32))
+    X = np.concatenate([look(rng, a, 60), look(rng, b, 50), look(rng, c, 40)])
+    with Library.open(tmp_path) as lib:
+        lib.set_meta("model", "m")
+        add(lib, X, 0)
+        s = Session(lib)
+        s.recluster(pipeline.compute(lib, names=False))
+        ids = sorted(s.photo_ids())
+        yield lib, s, {"A": ids[:60], "B": ids[60:110], "C": ids[110:]}, (a, b, c), rng
+
+
+def home(s, photos):
+    cids = {s.cluster_of(p) for p in photos}
+    assert len(cids) == 1, cids
+    return cids.pop()
+
+
+def test_moving_out_is_a_lasting_cannot_link(world):
+    lib, s, g, _, _ = world
+    A, B = home(s, g["A"]), home(s, g["B"])
+    assert A != B
+    p = g["B"][0]
+    assert s.reject(A, [p]) == 1 and s.corrections(A) == (0, 1)
+    s.recluster(pipeline.compute(lib, groups=1, names=False))  # one group: it would be A's
+    assert s.cluster_of(p) is None and s.cluster_of(g["B"][1]) == s.cluster_of(g["A"][0])
+    s.recluster(pipeline.compute(lib, groups=None, names=False))
+    assert s.cluster_of(p) == s.cluster_of(g["B"][1]) != s.cluster_of(g["A"][0])  # its own group is fine
+    B = s.cluster_of(p)  # (the coarse level emptied B's old cluster: the group came back under a new id)
+    q = g["A"][5]
+    s.move([q], B)  # dragged from A into B: placed in B, kept out of A
+    assert lib.kept_out()[q] == {A} and s.corrections(B) == (1, 0)
+    s.undo()
+    assert q not in lib.kept_out() and s.cluster_of(q) == A
+    s.redo()
+    s.move([q], A)  # dragged back: A is allowed again, and now it left B
+    assert lib.kept_out()[q] == {B}
+    assert s.corrections(A) == (1, 1)  # q placed by hand, p kept out
+    assert s.clear_corrections() == 3
+    assert lib.kept_out() == {} and s.corrections(A) == (0, 0)
+
+
+def test_two_examples_pull_their_group_along_one_does_not(world):
+    lib, s, g, _, _ = world
+    A, B = home(s, g["A"]), home(s, g["B"])
+    s.move(g["C"][:1], A)  # one stray example: only that photo moves
+    s.recluster(pipeline.compute(lib, names=False))
+    assert s.cluster_of(g["C"][0]) == A and s.cluster_of(g["C"][5]) != A
+    s.move(g["B"][:2], A)  # two examples of B's look placed in A: B's group is A now
+    s.recluster(pipeline.compute(lib, names=False))
+    assert all(s.cluster_of(p) == A for p in g["B"]) and all(s.cluster_of(p) == A for p in g["A"])
+    assert s.cluster(B) is None or s.cluster(B).size == 0
+
+
+def test_examples_dragged_out_of_a_mixed_group_take_their_look_along(world):
+    lib, s, g, _, _ = world
+    s.recluster(pipeline.compute(lib, groups=2, names=False))  # the cut merges A's and B's looks
+    M = home(s, g["A"] + g["B"])
+    bees = s.new_cluster(g["B"][:3], "Bees")  # the user drags three of B's look out
+    s.recluster(pipeline.compute(lib, groups=2, names=False))
+    assert all(s.cluster_of(p) == bees for p in g["B"]), [s.cluster_of(p) for p in g["B"]]
+    assert all(s.cluster_of(p) == M for p in g["A"])
+    assert s.cluster_of(g["C"][0]) not in (M, bees)
+
+
+def test_suggestions_learn_from_examples_and_rejects_stick(world):
+    lib, s, g, _, _ = world
+    new = s.new_cluster(g["B"][:3], "Beach")
+    found = [p for p, _ in s.suggestions(new, limit=100)]
+    assert found and set(found) <= set(g["B"][3:])  # the rest of B's look, nothing else
+    assert len(found) >= 20  # of the 47 others
+    assert s.reject(new, found[:2]) == 2
+    again = [p for p, _ in s.suggestions(new, limit=100)]
+    assert not set(found[:2]) & set(again)
+    assert s.move(again, new) == len(again)
+    assert s.corrections(new) == (3 + len(again), 2)
+
+
+def test_new_photos_join_without_moving_the_map(world):
+    lib, s, g, (a, b, c), rng = world
+    A = home(s, g["A"])
+    ids0, xy0 = lib.layout()
+    add(lib, np.concatenate([look(rng, a, 10), unit(rng.normal(size=(2, 32)))]), 1000)
+    assert pipeline.after_index(lib) == "place"
+    plan = pipeline.compute_placement(lib)
+    assert len(plan.photo_ids) == 12
+    s.reload()
+    s.place_new(plan)
+    new = sorted(plan.photo_ids.tolist())
+    assert sum(s.cluster_of(p) == A for p in new[:10]) >= 9
+    strays = new[10:]
+    review = {p for p, _, _ in s.review_items()}
+    assert set(strays) <= review and all(s.cluster_of(p) is None for p in strays)
+    ids1, xy1 = lib.layout()
+    keep = np.isin(ids1, ids0)
+    np.testing.assert_array_equal(xy1[keep], xy0)  # existing points stay put
+    assert len(ids1) == len(ids0) + 12
+    first, would, _ = next(r for r in s.review_items() if r[0] == strays[0])
+    assert would is not None  # a stray still names its likeliest cluster
+    assert s.accept_review([first]) == 1 and s.cluster_of(first) == would
+    assert s.dismiss_review(strays) == 1 and s.cluster_of(strays[1]) is None
+    assert not {p for p, _, _ in s.review_items()} & set(strays)
+    s.undo()
+    assert strays[1] in {p for p, _, _ in s.review_items()}
+    s.redo()
+    assert pipeline.after_index(lib) is None
+    add(lib, look(rng, c, int(MAX_SHARE / (1 - MAX_SHARE) * 162) + 5), 2000)
+    assert pipeline.after_index(lib) == "cluster"  # a large share: the clusters are redone
+
+
+def test_cli_suggest_review_and_index_placement(world, tmp_path, capsys):
+    lib, s, g, (a, _, _), rng = world
+    new = s.new_cluster(g["B"][:3], "Beach")
+    folder = lib.folder
+    lib.close()
+    assert cli.main(["suggest", str(folder), "Beach", "--json", "--limit", "5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out) == 5 and all(set(r) == {"path", "score"} for r in out)
+    assert out == sorted(out, key=lambda r: -r["score"]) and all(r["path"].startswith("p0") for r in out)
+    assert cli.main(["suggest", str(folder), "Beach", "--reject", out[0]["path"]]) == 0
+    assert "1 kept out" in capsys.readouterr().out
+    assert cli.main(["review", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli.main(["clear-corrections", str(folder), "Beach"]) == 0
+    assert "Forgot 4 corrections" in capsys.readouterr().out
+    assert new
