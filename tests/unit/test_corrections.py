@@ -74,27 +74,19 @@ def test_moving_out_is_a_lasting_cannot_link(world):
     assert lib.kept_out() == {} and s.corrections(A) == (0, 0)
 
 
-def test_two_examples_pull_their_group_along_one_does_not(world):
+def test_hand_placed_photos_stay_and_do_not_drag_their_neighbours(world):
+    """A hand move corrects a photo the clustering got wrong: it stays where it was put at
+    every level, and its former neighbours stay with their own look."""
     lib, s, g, _, _ = world
-    A, B = home(s, g["A"]), home(s, g["B"])
-    s.move(g["C"][:1], A)  # one stray example: only that photo moves
-    s.recluster(pipeline.compute(lib, names=False))
-    assert s.cluster_of(g["C"][0]) == A and s.cluster_of(g["C"][5]) != A
-    s.move(g["B"][:2], A)  # two examples of B's look placed in A: B's group is A now
-    s.recluster(pipeline.compute(lib, names=False))
-    assert all(s.cluster_of(p) == A for p in g["B"]) and all(s.cluster_of(p) == A for p in g["A"])
-    assert s.cluster(B) is None or s.cluster(B).size == 0
-
-
-def test_examples_dragged_out_of_a_mixed_group_take_their_look_along(world):
-    lib, s, g, _, _ = world
-    s.recluster(pipeline.compute(lib, groups=2, names=False))  # the cut merges A's and B's looks
-    M = home(s, g["A"] + g["B"])
-    bees = s.new_cluster(g["B"][:3], "Bees")  # the user drags three of B's look out
-    s.recluster(pipeline.compute(lib, groups=2, names=False))
-    assert all(s.cluster_of(p) == bees for p in g["B"]), [s.cluster_of(p) for p in g["B"]]
-    assert all(s.cluster_of(p) == M for p in g["A"])
-    assert s.cluster_of(g["C"][0]) not in (M, bees)
+    A, C = home(s, g["A"]), home(s, g["C"])
+    s.move(g["C"][:3], A)
+    for n in (None, 2, 3, None):
+        s.recluster(pipeline.compute(lib, groups=n, names=False))
+        assert all(s.cluster_of(p) == A for p in g["C"][:3]), n
+        rest = {s.cluster_of(p) for p in g["C"][3:]}
+        assert len(rest) == 1 and A not in rest, (n, rest)
+    assert s.corrections(A) == (3, 0)
+    assert home(s, g["C"][3:]) != C or s.corrections(C) == (0, 3)  # kept out of C, if C's id lived on
 
 
 def test_suggestions_learn_from_examples_and_rejects_stick(world):

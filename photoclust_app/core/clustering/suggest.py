@@ -1,8 +1,8 @@
 """Suggestions: "N more photos look like Beach", learnt from the photos the user placed.
 
 A cluster's examples are the photos placed in it by hand; a candidate scores the mean of its
-TOP_K best cosines to them (constraints.py's affinity), so a few examples of one look pull in
-that look even when the cluster's centre is elsewhere. A cluster without examples scores by
+TOP_K best cosines to them, so a few examples of one look pull in that look even when the
+cluster's centre is elsewhere. A cluster without examples scores by
 cosine to its members' centroid. Candidates: photos outside the cluster that are neither
 placed elsewhere by hand nor kept out of it. A candidate is suggested when it scores at least
 the cluster's own typical member (the FLOOR quantile of the members' scores, examples left
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from photoclust_app.core.clustering.constraints import MAX_EXAMPLES, _affinity, _spread
 
+TOP_K = 3
+MAX_EXAMPLES = 256  # per cluster, evenly spread over its examples (bounded time at 100k)
 FLOOR = 0.25  # members' score quantile a candidate must reach
 FEW = 10  # fewer scored members than this: the threshold is relaxed by RELAX (cosine)
 RELAX = 0.1
@@ -27,7 +28,7 @@ def suggest(Xn: np.ndarray, members: np.ndarray, examples: np.ndarray, candidate
     if len(candidates) == 0 or (len(members) == 0 and len(examples) == 0):
         return []
     if len(examples):
-        E = Xn[_spread(list(examples))] if len(examples) > MAX_EXAMPLES else Xn[examples]
+        E = Xn[_spread(examples)]
 
         def score(rows):
             return _affinity(Xn[rows], E) if len(rows) else np.zeros(0, np.float32)
@@ -56,3 +57,17 @@ def suggest(Xn: np.ndarray, members: np.ndarray, examples: np.ndarray, candidate
     keep = keep[np.lexsort((candidates[keep], -s[keep]))][:limit]
     return [(int(candidates[k]), float(s[k])) for k in keep]
 
+
+
+def _spread(rows) -> np.ndarray:
+    rows = np.asarray(sorted(rows))
+    if len(rows) <= MAX_EXAMPLES:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, MAX_EXAMPLES).round().astype(int)]
+
+
+def _affinity(Q: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Mean of each query's TOP_K highest cosines to the examples E."""
+    S = Q @ E.T
+    k = min(TOP_K, S.shape[1])
+    return np.sort(np.partition(S, S.shape[1] - k, axis=1)[:, -k:], axis=1).mean(axis=1)
