@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPolygonF
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QStyle, QStyleOptionSlider,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QStyle,
+                               QStyleOptionSlider, QWidget)
 
 AUTO, EXACT = 0, 1
 REST_MS = 600  # a move applies once the slider has rested this long (dragging applies nothing)
@@ -97,7 +97,9 @@ class GranularityControl(QWidget):
         self.count.setFixedWidth(self.count.fontMetrics().horizontalAdvance("0000 groups") + 36)
         self.count.setToolTip("Exactly this many groups (type a number, or use the slider).")
         for w in (self.caption, self.mode, self.slider, self.count):
+            w.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)   # never stretched by the toolbar
             lay.addWidget(w)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._rested)

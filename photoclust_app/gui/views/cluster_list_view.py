@@ -53,9 +53,10 @@ class NameEditor(QLineEdit):
 
 
 def badge_rect(row: QRect, fm) -> QRect:
-    """Where a row's "Split?" badge sits: the right end of its lower line."""
-    w, h = fm.horizontalAdvance(BADGE_TEXT) + 12, fm.height() + 4
-    return QRect(row.right() - PAD - w, row.top() + row.height() // 2 + 1, w, h)
+    """Where a row's "Split?" badge sits: the right end of its name line (the size and
+    cohesion line below stays whole)."""
+    w, h = fm.horizontalAdvance(BADGE_TEXT) + 12, fm.height() + 2
+    return QRect(row.right() - PAD - w, row.top() + row.height() // 2 - h - 1, w, h)
 
 
 class ClusterDelegate(QStyledItemDelegate):
@@ -107,9 +108,12 @@ class ClusterDelegate(QStyledItemDelegate):
         p.setFont(font)
         p.setPen(text_color)
         name = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        elided = p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, text_rect.width())
-        p.drawText(text_rect.adjusted(0, 0, 0, -text_rect.height() // 2), Qt.AlignmentFlag.AlignLeft
-                   | Qt.AlignmentFlag.AlignBottom, elided)
+        flagged = bool(index.data(IncoherentRole)) if kind == "cluster" else False
+        upper = text_rect.adjusted(0, 0, 0, -text_rect.height() // 2)
+        if flagged:
+            upper.setRight(badge_rect(r, option.fontMetrics).left() - 4)
+        elided = p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, upper.width())
+        p.drawText(upper, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, elided)
         font.setBold(False)
         p.setFont(font)
         muted = QColor(text_color)
@@ -119,15 +123,13 @@ class ClusterDelegate(QStyledItemDelegate):
         line = f"{n} photo{'s' if n != 1 else ''}"
         score = index.data(CohesionRole) if kind == "cluster" else None
         if score is not None:
-            line += f" \u00b7 cohesion {score:.2f}"
+            line += f" \u00b7 cohesion {score:.2f}".replace("-", "\u2212")
         lower = text_rect.adjusted(0, text_rect.height() // 2 + 2, 0, 0)
-        flagged = bool(index.data(IncoherentRole)) if kind == "cluster" else False
-        if flagged:
-            badge = badge_rect(r, p.fontMetrics())
-            lower.setRight(badge.left() - 4)
         p.drawText(lower, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                    p.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, lower.width()))
         if flagged:
+            badge = badge_rect(r, option.fontMetrics)
+            p.setFont(option.font)
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(BADGE_COLOR)
             p.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
