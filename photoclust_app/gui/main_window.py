@@ -406,7 +406,8 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.actions.update()
             self.actions.load_granularity()   # undo/redo may have put another level back
             return
-        self.quality.schedule()   # cohesion and the figures follow the clusters
+        if event != "clusters_changed" or payload.get("structure"):
+            self.quality.schedule()   # cohesion and the figures follow the members (not a rename)
         self.quality.refresh_label()
         if event == "reset":
             self._map_full = True

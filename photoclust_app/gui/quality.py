@@ -24,12 +24,12 @@ DELAY_MS = 400
 
 QUALITY_TIP = (
     "How well the photos fall into groups, for the clusters as they are now:\n"
-    "\u2022 Separation (silhouette, \u22121 to 1): how much closer each photo is to its own group than to "
-    "the next one. Above 0.5 the groups stand well apart; near 0 they blur into each other.\n"
-    "\u2022 Overlap (Davies\u2013Bouldin, 0 and up): how much groups spread into their neighbours. "
-    "Lower is better; under 1 is good.\n"
-    "\u2022 Unsorted: the share of photos that resemble no group. Clusters \u203a Assign the Rest puts "
-    "them into their nearest cluster.")
+    "\u2022 Separation (silhouette, \u22121 to 1): how much closer each photo is to its own group\n"
+    "   than to the next one. Above 0.5 the groups stand well apart; near 0 they blur together.\n"
+    "\u2022 Overlap (Davies\u2013Bouldin, 0 and up): how much the groups spread into their\n"
+    "   neighbours. Lower is better; under 1 is good.\n"
+    "\u2022 Unsorted: the share of photos that resemble no group.\n"
+    "   Clusters \u203a Assign the Rest puts them into their nearest cluster.")
 
 
 def read_quality(lib) -> tuple[dict[int, float], dict]:

@@ -27,9 +27,15 @@ CohesionRole = Qt.ItemDataRole.UserRole + 5    # float (cohesion.cohesion), None
 IncoherentRole = Qt.ItemDataRole.UserRole + 6  # True: below cohesion.INCOHERENT, worth a Split
 AlternativesRole = Qt.ItemDataRole.UserRole + 7  # names the rename editor offers, best first
 
-COHESION_TIP = ("Cohesion {score:.2f}: how much closer its photos are to each other than to the "
-                "nearest other cluster (1: tight and apart; 0 or less: as close to another cluster).")
-SPLIT_TIP = "It looks mixed (cohesion under {limit:.2f}): it may hold two subjects. Split it to see."
+COHESION_TIP = ("Cohesion {score}: how much closer its photos are to each other than to\n"
+                "the nearest other cluster (1: tight and apart; 0 or less: as close to another).")
+SPLIT_TIP = ("It looks mixed (cohesion under {limit:.2f}): it may hold two subjects.\n"
+             "Click \u201cSplit?\u201d (or Ctrl+Shift+S) to split it.")
+
+
+def score_text(score: float) -> str:
+    """A cohesion as shown: two decimals, with a real minus sign."""
+    return f"{score:.2f}".replace("-", "\u2212")
 
 UNSORTED_LABEL = "Unsorted"
 NEW_CLUSTER_LABEL = "New cluster"
@@ -82,7 +88,7 @@ class ClusterListModel(SessionBound, QAbstractListModel):
         cid = self.cluster_id(index)
         if cid is None or not self.is_incoherent(cid):
             return None
-        return f"Split \u2014 it looks mixed (cohesion {self.cohesion(cid):.2f})"
+        return f"Split \u2014 it looks mixed (cohesion {score_text(self.cohesion(cid))})"
 
     def _on_event(self, event: str, payload: dict) -> None:
         self._mosaic_rows = None   # mosaics follow the members
@@ -210,9 +216,9 @@ class ClusterListModel(SessionBound, QAbstractListModel):
             hint = f"\nSuggested: {c.suggested_name}" if c.user_named and c.suggested_name else ""
             score = self.cohesion(c.id)
             if score is not None:
-                hint += "\n" + COHESION_TIP.format(score=score)
+                hint += "\n" + COHESION_TIP.format(score=score_text(score))
                 if self.is_incoherent(c.id):
-                    hint += "\n" + SPLIT_TIP.format(limit=INCOHERENT) + " (click \u201cSplit?\u201d, or Ctrl+Shift+S)"
+                    hint += "\n" + SPLIT_TIP.format(limit=INCOHERENT)
             return f"{c.display_name}: {c.size} photos{hint}\nF2 or double-click to rename"
         if role == CohesionRole:
             return self.cohesion(c.id)

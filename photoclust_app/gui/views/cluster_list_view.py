@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QLineEdit, QListVi
                                QStyleOptionViewItem)
 
 from photoclust_app.gui.models.cluster_list_model import (AlternativesRole, ClusterIdRole, CohesionRole,
-                                                          IncoherentRole, KindRole, MosaicRole, SizeRole)
+                                                          IncoherentRole, KindRole, MosaicRole, SizeRole,
+                                                          score_text)
 
 ROW_HEIGHT = 76
 MOSAIC = 64
@@ -123,7 +124,7 @@ class ClusterDelegate(QStyledItemDelegate):
         line = f"{n} photo{'s' if n != 1 else ''}"
         score = index.data(CohesionRole) if kind == "cluster" else None
         if score is not None:
-            line += f" \u00b7 cohesion {score:.2f}".replace("-", "\u2212")
+            line += f" \u00b7 cohesion {score_text(score)}"
         lower = text_rect.adjusted(0, text_rect.height() // 2 + 2, 0, 0)
         p.drawText(lower, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                    p.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, lower.width()))
