@@ -72,7 +72,10 @@ def test_moving_it_cuts_the_tree_to_exactly_n_and_undo_restores_the_level(treed,
     assert target != auto
     before_ids, before_xy, _ = win.session.layout()
     before = {c.id: win.session.members(c.id) for c in win.session.clusters()}
+    stages = []
+    win.runner.progress.connect(lambda done, total, stage: stages.append(stage))
     assert move_to(win, qtbot, target) == ["recluster", "finished"]
+    assert "reduce" not in stages   # no UMAP: a cut of the stored tree
     assert n_clusters(win) == target == len(model_clusters(win))
     assert pipeline.stored_groups(win.library) == target
     assert g.mode.currentIndex() == EXACT and g.value() == target
@@ -149,9 +152,12 @@ def test_without_a_tree_it_reclusters_and_a_count_too_high_is_a_sentence(opened,
     assert "at most" in win.statusBar().currentMessage()
     assert g.value() == 3 and g.is_automatic() and n_clusters(win) == 3
     # Now a count the photos do hold: a full re-cluster, after which a tree covers the library.
+    stages = []
+    win.runner.progress.connect(lambda done, total, stage: stages.append(stage))
     with qtbot.waitSignal(win.taskEnded, timeout=TASK_TIMEOUT_MS) as sig:
         g.slider.setValue(2)
     assert sig.args == ["recluster", "finished"]
+    assert "reduce" in stages   # UMAP ran, with its progress shown
     assert n_clusters(win) == 2 and pipeline.current_stops(win.library) is not None
     assert g.stops_range()[0] == 1 and "re-cuts" in g.slider.toolTip()
 
