@@ -27,7 +27,9 @@ class WindowActions:
     def __init__(self, win):
         self.win = win
         self.export_dialog: ExportDialog | None = None
-        self._granularity_key = None        # what the control shows, to skip re-reading it
+        self._granularity_key = None        # (folder, tree, embedded count) the stops were read for
+        self._stops = None                  # pipeline.current_stops at that key
+        self._granularity_shown = None      # what the control shows, to leave it alone otherwise
         self._wanted_groups: tuple | None = None   # asked for while a task ran: (groups,)
         self._build_actions()
         self._build_menus()
@@ -156,30 +158,31 @@ class WindowActions:
         self.cancel.setEnabled(busy)
 
     def load_granularity(self, force: bool = False) -> None:
-        """Show the library's stored choice (Automatic or Exactly N) and its tree's stops; cheap
-        when nothing changed (three meta reads), so it follows every undo and redo."""
+        """Show the library's stored choice (Automatic or Exactly N) and its tree's stops. The
+        stops are read again only when the tree or the embedded photos changed, so following
+        every history change (undo, redo) costs three meta reads and a count."""
         from photoclust_app.core.clustering.plan import TREE_KEY
 
         w = self.win
         lib, s = w.library, w.session
         if lib is None or s is None:
-            self._granularity_key = None
+            self._granularity_key = self._granularity_shown = None
             self.granularity.show_library(None, None, None, 0)
-            return
-        current = len([c for c in s.clusters() if c.size])
-        key = (str(lib.folder), lib.get_meta(TREE_KEY), lib.get_meta(pipeline.GROUPS_KEY), lib.count_embedded(),
-               current)
-        if key == self._granularity_key and not force:
             return
         if "photoclust_app.core.clustering.hierarchy" not in sys.modules:
             # Its first import (scikit-learn) stalls the window ~1 s: the open job warms it in
             # the worker, and the state it sends calls this again.
-            self.granularity.show_library(None, None, pipeline.stored_groups(lib), current)
-            return
-        self._granularity_key = key
-        found = pipeline.current_stops(lib)
+            found = None
+        else:
+            key = (str(lib.folder), lib.get_meta(TREE_KEY), lib.count_embedded())
+            if key != self._granularity_key or force:
+                self._granularity_key, self._stops = key, pipeline.current_stops(lib)
+            found = self._stops
         stops, auto = found if found is not None else (None, None)
-        self.granularity.show_library(stops, auto, pipeline.stored_groups(lib), current)
+        shown = (stops, auto, pipeline.stored_groups(lib), len([c for c in s.clusters() if c.size]))
+        if shown != self._granularity_shown or force:
+            self._granularity_shown = shown
+            self.granularity.show_library(*shown)
 
     def regroup(self, groups: int | None) -> None:
         """Exactly GROUPS groups (None: automatic): a cut of the stored tree when it covers the

@@ -117,6 +117,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.skipped_button = SkippedButton()
         self.summary_label = QLabel()
         self.quality = QualityWatcher(self)   # cohesion per cluster, and the overall figures
+        self.quality.hold = self.runner.is_running
         sb = self.statusBar()
         sb.addWidget(self.summary_label)
         sb.addPermanentWidget(self.quality.label)
@@ -316,6 +317,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.skipped_button.set_skips(payload)
         elif kind == "index_report":
             self.last_report = payload
+            self.quality.forget_vectors()
             notice = getattr(payload, "notice", None)
             if notice:
                 self.settings.setValue("model_notice", notice)   # Settings explains the model with it

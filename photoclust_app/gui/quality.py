@@ -1,9 +1,12 @@
 """How good the clusters are, as the window shows it: each cluster's cohesion in the list (a
 "Split?" flag under cohesion.INCOHERENT) and the overall figures in the status bar.
 
-Both read every embedding, so they are computed in a background task on a reader connection
-of their own, a moment after the clusters last changed (edits come in bursts), and the result
-of a read that an edit overtook is thrown away for a fresh one. The overall figures are the
+Both need every embedding, so they are computed in a background task on a reader connection
+of their own, a second after the clusters last changed (edits come in bursts) and only while
+the window runs no other task; the result of a read that an edit overtook is thrown away for
+a fresh one. The vectors are read once and kept until indexing changes them (at 100k photos
+reading them holds the interpreter for a few hundred ms, which the window would feel after
+every edit); an edit costs a read of the assignments only. The overall figures are the
 clustering's own (silhouette and Davies-Bouldin on the reduced space the tree was built in),
 recomputed for the clusters as they are now, hand edits included; without a stored tree that
 covers the library, the last clustering's figures are shown as they were recorded.
@@ -20,7 +23,7 @@ from photoclust_app.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
-DELAY_MS = 400
+DELAY_MS = 1000
 
 QUALITY_TIP = (
     "How well the photos fall into groups, for the clusters as they are now:\n"
@@ -32,16 +35,22 @@ QUALITY_TIP = (
     "   Clusters \u203a Assign the Rest puts them into their nearest cluster.")
 
 
-def read_quality(lib) -> tuple[dict[int, float], dict]:
-    """(cluster id -> cohesion, overall figures) for LIB's clusters as they are now. Pure reads;
-    safe on a reader connection in a worker thread."""
-    from photoclust_app.core.clustering.cohesion import library_cohesion
+def read_quality(lib, vectors=None) -> tuple[dict[int, float], dict, tuple]:
+    """(cluster id -> cohesion, overall figures, the vectors read) for LIB's clusters as they
+    are now. VECTORS: what an earlier call returned, reused while the library's model and
+    embedded count are the same. Pure reads; safe on a reader connection in a worker thread."""
+    from photoclust_app.core.clustering.cohesion import cohesion
 
-    scores = library_cohesion(lib)
-    return scores, _overall(lib)
+    key = (lib.model, lib.count_embedded())
+    if vectors is None or vectors[0] != key:
+        vectors = (key, *lib.embedding_matrix())
+    _, ids, X = vectors
+    table = lib.assignment_table()
+    labels = np.array([table.get(int(p), (None,))[0] or -1 for p in ids.tolist()], dtype=np.int64)
+    return cohesion(X, labels), _overall(lib, table), vectors
 
 
-def _overall(lib) -> dict:
+def _overall(lib, table: dict) -> dict:
     from photoclust_app.core.clustering.plan import TREE_KEY
 
     stored = lib.load_tree(lib.get_meta(TREE_KEY))
@@ -52,7 +61,6 @@ def _overall(lib) -> dict:
         return figures
     from photoclust_app.core.clustering.cluster import cluster_metrics
 
-    table = lib.assignment_table()
     cids = np.array([table.get(int(p), (None,))[0] or -1 for p in stored.photo_ids.tolist()], dtype=np.int64)
     labels = np.full(len(cids), -1, np.int64)
     member = cids >= 0
@@ -105,13 +113,15 @@ class QualityWatcher(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
         self._timer.timeout.connect(self._start)
+        self.hold = lambda: False   # True while the window is busy: wait (its work comes first)
+        self._vectors = None        # (key, ids, vectors) kept between reads
         self.runner.finished.connect(self._done)
         self.runner.failed.connect(lambda _n, msg: log.warning("Cluster quality not computed: %s", msg))
         self.runner.idle.connect(self._idle)
 
     def set_library(self, library, session) -> None:
         self._library, self._session = library, session
-        self.scores, self.figures = {}, None
+        self.scores, self.figures, self._vectors = {}, None, None
         self._stamp += 1
         self.refresh_label()
         if library is not None:
@@ -123,6 +133,10 @@ class QualityWatcher(QObject):
         if self._library is not None:
             self._timer.start()
 
+    def forget_vectors(self) -> None:
+        """Indexing changed the embeddings: read them again next time."""
+        self._vectors = None
+
     def busy(self) -> bool:
         return self.runner.is_running() or self._timer.isActive()
 
@@ -131,17 +145,23 @@ class QualityWatcher(QObject):
             return
         if self.runner.is_running():
             return   # _idle starts again when it is done
-        lib, stamp = self._library, self._stamp
+        if self.hold():
+            self._timer.start()   # the window's own task first
+            return
+        lib, stamp, vectors = self._library, self._stamp, self._vectors
 
         def job(ctx):
             with lib.reader() as reader:
-                return stamp, read_quality(reader)
+                return stamp, read_quality(reader, vectors)
 
         self.runner.start("quality", job)
 
     def _done(self, _name: str, result) -> None:
-        stamp, (scores, figures) = result
-        if stamp != self._stamp or self._library is None:
+        stamp, (scores, figures, vectors) = result
+        if self._library is None:
+            return
+        self._vectors = vectors
+        if stamp != self._stamp:
             return   # something changed while it read: _idle reads again
         self._done_stamp = stamp
         self.scores, self.figures = scores, figures
