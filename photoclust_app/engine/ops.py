@@ -20,7 +20,8 @@ def index(progress, cancel, folder: str, model: str, device: str, options: dict)
 
 
 def cluster(progress, cancel, folder: str, device: str, **kw):
-    """A clustering plan (applied by the window, undoably); KW may give min_cluster_size."""
+    """A clustering plan (applied by the window, undoably); KW is pipeline.compute's (groups,
+    level, min_cluster_size, reuse)."""
     from photoclust_app.core import pipeline
     from photoclust_app.core.store.library import Library
 

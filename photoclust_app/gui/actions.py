@@ -6,30 +6,31 @@ only decides what the user pointed at.
 from __future__ import annotations
 
 import logging
+import sys
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMenu, QSlider, QToolBar
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QToolBar
 
 from photoclust_app.core import pipeline
 from photoclust_app.gui import jobs
 from photoclust_app.gui.desktop import open_file, show_in_folder
 from photoclust_app.gui.export_dialog import ExportDialog
+from photoclust_app.gui.granularity import GranularityControl
 from photoclust_app.gui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
-GRANULARITY_RANGE = (2, 100)
 
 
 class WindowActions:
     def __init__(self, win):
         self.win = win
         self.export_dialog: ExportDialog | None = None
-        self._granularity_timer = QTimer(win)
-        self._granularity_timer.setSingleShot(True)
-        self._granularity_timer.setInterval(700)
-        self._granularity_timer.timeout.connect(self.recluster)
+        self._granularity_key = None        # (folder, tree, embedded count) the stops were read for
+        self._stops = None                  # pipeline.current_stops at that key
+        self._granularity_shown = None      # what the control shows, to leave it alone otherwise
+        self._wanted_groups: tuple | None = None   # asked for while a task ran: (groups,)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -82,7 +83,11 @@ class WindowActions:
         self.zoom_reset = self._act("&Default Thumbnail Size", self._default_thumbs, "Ctrl+0")
         self.split = self._act("&Split Cluster", self.split_cluster, "Ctrl+Shift+S",
                                "Re-cluster the selected cluster on its own")
-        self.recluster_now = self._act("Re-&cluster Library", self.recluster)
+        self.recluster_now = self._act("Re-&cluster Library", lambda: self.recluster(reuse=False),
+                                       tip="Cluster the whole library afresh (UMAP and a new tree)")
+        self.assign_rest = self._act("&Assign the Rest to the Nearest Cluster", self.assign_rest_to_nearest,
+                                     tip="Put every Unsorted photo into the cluster it looks most like "
+                                         "(photos you put into Unsorted yourself stay); Ctrl+Z undoes it")
         self.filter = self._act("&Filter Clusters", self.focus_filter, K.StandardKey.Find)
         self.cancel = self._act("&Cancel Task", self.win.runner.cancel)
         self.skipped = self._act("Skipped &Files\u2026", self.win.skipped_button.show_dialog)
@@ -101,6 +106,7 @@ class WindowActions:
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Clusters")
         m.addAction(self.merge)
+        m.addAction(self.assign_rest)
         m.addSeparator()
         m.addAction(self.recluster_now)
         m.addAction(self.cancel)
@@ -112,17 +118,9 @@ class WindowActions:
         for a in (self.open, self.export, None, self.undo, self.redo, None, self.split):
             tb.addSeparator() if a is None else tb.addAction(a)
         tb.addSeparator()
-        tb.addWidget(QLabel(" Granularity: fine "))
-        self.granularity = QSlider(Qt.Orientation.Horizontal)
-        self.granularity.setRange(*GRANULARITY_RANGE)
-        self.granularity.setFixedWidth(160)
-        self.granularity.setToolTip("Smallest group a cluster may have (HDBSCAN min cluster size). "
-                                    "Moving it re-clusters the library; your names and hand-placed photos stay.")
-        self.granularity.valueChanged.connect(self._granularity_moved)
+        self.granularity = GranularityControl()
+        self.granularity.requested.connect(self.regroup)
         tb.addWidget(self.granularity)
-        tb.addWidget(QLabel(" coarse "))
-        self.granularity_label = QLabel()
-        tb.addWidget(self.granularity_label)
         self.win.addToolBar(tb)
         self.toolbar = tb
 
@@ -147,9 +145,11 @@ class WindowActions:
         self.merge.setEnabled(editable and bool(clusters) and len(s.cluster_ids()) > 1)
         self.split.setEnabled(editable and len(clusters) == 1 and not busy)
         self.recluster_now.setEnabled(editable and not busy)
-        if self.granularity.hasFocus() and not (editable and not busy):
+        focus = QApplication.focusWidget()
+        if focus is not None and self.granularity.isAncestorOf(focus) and not (editable and not busy):
             w.cluster_view.setFocus()   # else Qt hands focus to the next widget: the filter box
-        self.granularity.setEnabled(editable and not busy)
+        self.granularity.set_busy(busy, editable)
+        self.assign_rest.setEnabled(editable and s.unsorted_count() > 0 and bool(s.cluster_ids()))
         self.new_cluster.setEnabled(editable and photos)
         self.move_to.setEnabled(editable and photos)
         self.show_folder.setEnabled(photos)
@@ -157,23 +157,38 @@ class WindowActions:
         self.view.setEnabled(photos)
         self.cancel.setEnabled(busy)
 
-    def load_granularity(self) -> None:
-        """Show the granularity the library was last clustered with."""
-        lib = self.win.library
-        value = None
-        if lib is not None:
-            value = pipeline.stored_granularity(lib)
-            last = lib.last_clustering()
-            if value is None and last:
-                value = last.get("params", {}).get("min_cluster_size")
-        self.granularity.blockSignals(True)
-        self.granularity.setValue(int(value) if value else 5)
-        self.granularity.blockSignals(False)
-        self.granularity_label.setText(f"{self.granularity.value()} ")
+    def load_granularity(self, force: bool = False) -> None:
+        """Show the library's stored choice (Automatic or Exactly N) and its tree's stops. The
+        stops are read again only when the tree or the embedded photos changed, so following
+        every history change (undo, redo) costs three meta reads and a count."""
+        from photoclust_app.core.clustering.plan import TREE_KEY
 
-    def _granularity_moved(self, value: int) -> None:
-        self.granularity_label.setText(f"{value} ")
-        self._granularity_timer.start()  # re-cluster once the slider rests
+        w = self.win
+        lib, s = w.library, w.session
+        if lib is None or s is None:
+            self._granularity_key = self._granularity_shown = None
+            self.granularity.show_library(None, None, None, 0)
+            return
+        if "photoclust_app.core.clustering.hierarchy" not in sys.modules:
+            # Its first import (scikit-learn) stalls the window ~1 s: the open job warms it in
+            # the worker, and the state it sends calls this again.
+            found = None
+        else:
+            key = (str(lib.folder), lib.get_meta(TREE_KEY), lib.count_embedded())
+            if key != self._granularity_key or force:
+                self._granularity_key, self._stops = key, pipeline.current_stops(lib)
+            found = self._stops
+        stops, auto = found if found is not None else (None, None)
+        shown = (stops, auto, pipeline.stored_groups(lib), len([c for c in s.clusters() if c.size]))
+        if shown != self._granularity_shown or force:
+            self._granularity_shown = shown
+            self.granularity.show_library(*shown)
+
+    def regroup(self, groups: int | None) -> None:
+        """Exactly GROUPS groups (None: automatic): a cut of the stored tree when it covers the
+        library, else a re-cluster; applied as one undoable step."""
+        self._wanted_groups = (groups,)
+        self.recluster()
 
     # -- commands ------------------------------------------------------------------------
     # Undo stays available while a task runs: a plan computed meanwhile is applied on top
@@ -360,17 +375,38 @@ class WindowActions:
             w.progress.begin("Splitting\u2026")
             self.update()
 
-    def recluster(self) -> None:
+    def recluster(self, *, reuse: bool = True) -> None:
+        """Compute the granularity asked for last (else the stored one) in the engine; with
+        REUSE False, cluster afresh. The window applies the plan when it comes back."""
         w = self.win
         if w.library is None or w.library.readonly:
             return
         if w.runner.is_running():
-            self._granularity_timer.start()  # try again when the current task is done
+            if self._wanted_groups is not None:
+                QTimer.singleShot(500, lambda: self.recluster(reuse=reuse))  # when the task is done
             return
-        value = self.granularity.value()
-        if w.runner.start("recluster", jobs.recluster_job(w.library, w.engine, device=w.device, min_cluster_size=value)):
-            w.progress.begin("Clustering\u2026")
+        choice = {} if self._wanted_groups is None else {"groups": self._wanted_groups[0]}
+        self._wanted_groups = None
+        cut = reuse and pipeline.current_stops(w.library) is not None
+        if w.runner.start("recluster", jobs.recluster_job(w.library, w.engine, device=w.device, reuse=reuse,
+                                                          **choice)):
+            w.progress.begin("Regrouping\u2026" if cut else "Clustering\u2026")
             self.update()
+
+    def assign_rest_to_nearest(self) -> None:
+        s = self.win.session
+        if s is None or s.readonly:
+            return
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            n = s.assign_rest()
+        finally:
+            QApplication.restoreOverrideCursor()
+        if n:
+            self.win.tell(f"Assigned {n:,} Unsorted photo{'s' if n != 1 else ''} to their nearest clusters; "
+                          "Ctrl+Z puts them back.")
+        else:
+            self.win.tell("No Unsorted photo to assign (photos you put into Unsorted yourself stay there).")
 
     def grid_context_menu(self, global_pos) -> None:
         menu = QMenu(self.win)
@@ -380,9 +416,20 @@ class WindowActions:
         self._menu = menu
 
     def cluster_context_menu(self, pos) -> None:
-        menu = QMenu(self.win)
-        for a in (self.rename, self.merge, self.split, self.dissolve_action):
-            menu.addAction(a)
+        w = self.win
+        menu = QMenu(w)
+        idx = w.cluster_view.indexAt(pos)
+        kind = w.cluster_model.kind(idx.row()) if idx.isValid() else None
+        if kind == "unsorted":
+            menu.addAction(self.assign_rest)
+        else:
+            flagged = w.cluster_model.split_suggestion(idx) if idx.isValid() else None
+            if flagged:   # a cluster that looks mixed: the suggestion comes first
+                hint = menu.addAction(flagged, self.split_cluster)
+                hint.setEnabled(self.split.isEnabled())
+                menu.addSeparator()
+            for a in (self.rename, self.merge, self.split, self.dissolve_action):
+                menu.addAction(a)
         menu.popup(self.win.cluster_view.viewport().mapToGlobal(pos))
         self._menu = menu
 

@@ -27,9 +27,12 @@ def _send_state(ctx, lib: Library, generation: Callable[[], int]) -> None:
 
 
 def _warm_map_imports() -> None:
-    """The map builds a KD-tree (scipy) on the GUI thread; import scipy here, off it, first."""
+    """The map builds a KD-tree (scipy) on the GUI thread, and the granularity control reads
+    the stored tree's stops (clustering.hierarchy, scikit-learn): import them here, off it."""
     try:
         import scipy.spatial  # noqa: F401
+
+        import photoclust_app.core.clustering.hierarchy  # noqa: F401
     except ImportError:
         pass
 
@@ -75,13 +78,16 @@ def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine,
     return job
 
 
-def recluster_job(lib: Library, engine: Engine, *, device: str, min_cluster_size: int | None):
-    """Re-cluster the whole library at a new granularity; returns the plan (applied by the GUI,
-    which stores the granularity with it, so undo restores both)."""
+def recluster_job(lib: Library, engine: Engine, *, device: str, reuse: bool = True, **choice):
+    """The whole library at a granularity; returns the plan (applied by the GUI, which stores
+    the choice with it, so undo restores both). CHOICE is pipeline.compute's: groups=None
+    (automatic) or N (exactly N), level=L; none given: the stored choice. With REUSE a stored
+    tree that covers the library is cut (no refit); else, or without one, UMAP and a new tree."""
+    kwargs = {k: choice[k] for k in ("groups", "level", "min_cluster_size") if k in choice}
 
     def job(ctx):
         ctx.progress(0, 0, "cluster")
-        plan = engine.call("cluster", str(lib.folder), device, min_cluster_size=min_cluster_size,
+        plan = engine.call("cluster", str(lib.folder), device, reuse=reuse, **kwargs,
                            progress=ctx.progress, cancel=ctx.cancelled)
         ctx.check_cancel()
         return plan

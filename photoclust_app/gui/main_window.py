@@ -25,6 +25,7 @@ from photoclust_app.gui.map_view import MapView
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel
 from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
 from photoclust_app.gui.progress_panel import ProgressPanel, SkippedButton
+from photoclust_app.gui.quality import QualityWatcher
 from photoclust_app.gui.selection import LinkedSelection
 from photoclust_app.gui.thumbnails import THUMB_SIZE, ThumbnailLoader, decode_size_for
 from photoclust_app.gui.views import ClusterListView, FilterEdit, PhotoGridView
@@ -115,8 +116,11 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.progress = ProgressPanel()
         self.skipped_button = SkippedButton()
         self.summary_label = QLabel()
+        self.quality = QualityWatcher(self)   # cohesion per cluster, and the overall figures
+        self.quality.hold = self.runner.is_running
         sb = self.statusBar()
         sb.addWidget(self.summary_label)
+        sb.addPermanentWidget(self.quality.label)
         sb.addPermanentWidget(self.skipped_button)
         sb.addPermanentWidget(self.progress)
 
@@ -158,6 +162,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         for sig in (self.cluster_model.rowsInserted, self.cluster_model.modelReset, self.cluster_model.layoutChanged):
             sig.connect(self._apply_filter)
         self.cluster_model.editFailed.connect(lambda msg: self.tell(msg, error=True))
+        self.quality.cohesionReady.connect(self.cluster_model.set_cohesion)
+        self.cluster_view.splitRequested.connect(self._split_from_badge)
         self.runner.progress.connect(self.progress.update_progress)
         self.runner.partial.connect(self._on_partial)
         self.runner.finished.connect(self._on_task_finished)
@@ -215,6 +221,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._map_full, self._map_dirty = True, set()
         self.cluster_model.set_session(self.session, self.thumbnails)
         self.grid_model.set_session(self.session, self.thumbnails)
+        self.quality.set_library(lib, self.session)
         if "scipy.spatial" in sys.modules:  # clear the old map now; else the first state does it
             self.map_view.set_points(*self.session.layout())   # (importing scipy here would stall ~1 s)
         self.skipped_button.set_skips([])
@@ -278,6 +285,8 @@ class MainWindow(LinkedSelection, QMainWindow):
     def _close_folder(self) -> None:
         self.actions.close_export()   # it holds this folder's session
         self.actions.close_viewer()
+        self.quality.set_library(None, None)
+        self.quality.runner.wait(5000)   # its reader connection is on this library's file
         if self.thumbnails is not None:
             self.thumbnails.close()
         self.cluster_model.set_session(None)
@@ -308,6 +317,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.skipped_button.set_skips(payload)
         elif kind == "index_report":
             self.last_report = payload
+            self.quality.forget_vectors()
             notice = getattr(payload, "notice", None)
             if notice:
                 self.settings.setValue("model_notice", notice)   # Settings explains the model with it
@@ -336,8 +346,12 @@ class MainWindow(LinkedSelection, QMainWindow):
             if result is not None:
                 self._tell_indexed(result)
         elif name == "recluster" and self.session is not None:
-            self.session.recluster(result)
-            self.tell("Re-clustered; Ctrl+Z puts the previous clusters back.")
+            from photoclust_app.core.pipeline import granularity_text
+
+            self.session.recluster(result, text=granularity_text(result) if result.settings else "Re-cluster")
+            n = len([c for c in self.session.clusters() if c.size])
+            self.tell(f"{n} group{'s' if n != 1 else ''} now; Ctrl+Z puts the previous clusters back.")
+            self.actions.load_granularity()
         elif name == "split" and self.session is not None:
             try:
                 parts = self.session.split(result)
@@ -369,6 +383,8 @@ class MainWindow(LinkedSelection, QMainWindow):
 
     def _on_task_failed(self, name: str, message: str) -> None:
         self.tell(message, error=True)
+        if name == "recluster":
+            self.actions.load_granularity(force=True)   # the slider goes back to what the library has
         self.taskEnded.emit(name, "failed")
 
     def _on_idle(self) -> None:
@@ -390,7 +406,11 @@ class MainWindow(LinkedSelection, QMainWindow):
     def _on_session_event(self, event: str, payload: dict) -> None:
         if event == "history_changed":
             self.actions.update()
+            self.actions.load_granularity()   # undo/redo may have put another level back
             return
+        if event != "clusters_changed" or payload.get("structure"):
+            self.quality.schedule()   # cohesion and the figures follow the members (not a rename)
+        self.quality.refresh_label()
         if event == "reset":
             self._map_full = True
         elif event == "assignments_changed":
@@ -410,6 +430,11 @@ class MainWindow(LinkedSelection, QMainWindow):
                                                 for p in ids])
         self._map_full, self._map_dirty = False, set()
         self._push_map_selection()
+
+    def _split_from_badge(self, cluster_id: int) -> None:
+        """The "Split?" badge of a cluster that looks mixed was clicked."""
+        self.select_clusters([cluster_id])
+        self.actions.split_cluster()
 
     def _on_map_activated(self, photo_id: int) -> None:
         if self.session is not None and photo_id >= 0:

@@ -150,17 +150,22 @@ def test_granularity_reclusters_keeping_names_and_hand_placed_photos(make_window
     s.rename(first, "Mine")
     placed = s.members(first)[0]
     s.move([placed], second)
-    value = win.actions.granularity.value()
+    g = win.actions.granularity
+    g.rest_ms = 50
+    lo, hi = g.stops_range()
+    value = g.value()
+    other = hi if value != hi else lo
     with qtbot.waitSignal(win.taskEnded, timeout=TASK_TIMEOUT_MS) as sig:
-        win.actions.granularity.setValue(value + 2)   # re-clusters once the slider rests
+        g.slider.setValue(other)   # applies once the slider rests
     assert sig.args == ["recluster", "finished"]
     assert "Mine" in [c.display_name for c in s.clusters()]
     assert s.cluster_of(placed) == second
-    assert pipeline.stored_granularity(win.library) == value + 2
+    assert pipeline.stored_groups(win.library) == other
     s.undo()  # the granularity comes back with the clustering it made
-    assert pipeline.stored_granularity(win.library) != value + 2 and s.cluster_of(placed) == second
+    assert pipeline.stored_groups(win.library) != other and s.cluster_of(placed) == second
+    assert g.value() == value
     s.redo()
-    assert s.undo_text == "Re-cluster"
+    assert s.undo_text == f"Exactly {other} groups" and g.value() == other
     before_names = {c.id: c.display_name for c in s.clusters()}
     s.undo()
     assert s.cluster_of(placed) == second and "Mine" in [c.display_name for c in s.clusters()]

@@ -439,13 +439,13 @@ def test_focus_does_not_jump_into_the_filter_when_a_task_disables_the_slider(ope
 
     win = opened
     _activate(win, qtbot)
-    win.actions.granularity.setFocus()                # the user just dragged it
-    qtbot.waitUntil(win.actions.granularity.hasFocus)
+    win.actions.granularity.slider.setFocus()         # the user just dragged it
+    qtbot.waitUntil(win.actions.granularity.slider.hasFocus)
     release = threading.Event()
     win.runner.start("busy", lambda ctx: release.wait(10))   # stands in for a re-cluster
     win.actions.update()                               # busy: the slider is disabled
     try:
-        assert not win.actions.granularity.isEnabled()
+        assert not win.actions.granularity.slider.isEnabled()
         assert QApplication.focusWidget() is not win.filter_edit
         win.session.rename(win.session.cluster_ids()[0], "Tomatoes")
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)

@@ -134,3 +134,27 @@ def test_alternatives_reach_the_cluster_for_the_rename_editor(lib):
     namer.min_score = 0.4
     names, others = suggest_names(vectors, np.array([0, 0, 1, 1]), namer)
     assert names == {0: "daisy", 1: ""} and others == {0: ["aster"], 1: ["daisy", "tulip"]}
+
+
+def test_split_pieces_get_names_distinct_from_each_other_and_the_origin(lib):
+    """Issue 14 item 10: no "plate", "plate", "meat loaf (2)"; the namer's suggestion when it
+    is free, else the origin's name numbered."""
+    apply_clustering(lib, plan(lib, [0] * 10 + [1] * 2, names={0: "Garden", 1: "Sky"}))
+    garden = by_name(lib)["Garden"][0]
+    # Piece 1 suggests the origin's own name, piece 2 a numbered duplicate of another
+    # cluster's, piece 3 nothing: none of them may be used as it is.
+    new = apply_split(lib, plan(lib, [0] * 4 + [1] * 3 + [2] * 2 + [3] * 1, scope=garden,
+                                names={0: "Garden", 1: "Garden", 2: "Sky (2)", 3: ""}))
+    names = [c.display_name for c in lib.clusters() if c.size]
+    assert len(names) == len(set(names))
+    assert {lib.cluster(c).display_name for c in new} == {"Garden \u00b7 2", "Garden \u00b7 3", "Garden \u00b7 4"}
+    assert lib.cluster(garden).display_name == "Garden"   # the largest piece keeps the cluster
+    assert [lib.cluster(c).size for c in new] == [3, 2, 1]   # largest first
+
+
+def test_split_names_take_a_free_suggestion_and_skip_numbers_in_use():
+    from photoclust_app.core.clustering.plan import split_names
+
+    got = split_names("Cluster 12", [5, 6, 7], {5: "daisy (2)", 6: "tulip", 7: "Cluster 12"},
+                      {"Cluster 12", "Cluster 12 \u00b7 2", "Daisy"})
+    assert got == {5: "Cluster 12 \u00b7 3", 6: "tulip", 7: "Cluster 12 \u00b7 4"}

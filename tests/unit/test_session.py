@@ -204,6 +204,21 @@ def test_split_is_undoable(session, lib):
     assert session.members(g0.id) == members and new_ids[0] not in session.cluster_ids()
 
 
+def test_split_pieces_sit_right_after_their_origin_and_come_back_there_on_redo(session):
+    g0 = by_name(session)["group0"]
+    order = session.cluster_ids()
+    assert order.index(g0.id) == 0 and len(order) == 2
+    members = session.members(g0.id)
+    new_ids = session.split(_plan(members, [0, 0, 1, 1, 2], scope=g0.id))
+    assert session.cluster_ids() == [g0.id, *new_ids, order[1]]
+    names = [c.display_name for c in session.clusters()]
+    assert len(set(names)) == len(names)
+    session.undo()
+    assert session.cluster_ids() == order
+    session.redo()
+    assert session.cluster_ids() == [g0.id, *new_ids, order[1]]
+
+
 def test_new_edit_clears_redo(session):
     g0 = by_name(session)["group0"]
     session.rename(g0.id, "A")

@@ -278,7 +278,8 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
 
 def apply_split(lib: Library, plan: ClusteringPlan, *, text: str = "Split") -> list[int]:
     """Write a split: the largest part keeps the cluster (id, name); each other part is a new
-    cluster. Photos the split calls noise stay in the original cluster: splitting never evicts."""
+    cluster, named distinctly (split_names). Photos the split calls noise stay in the original
+    cluster: splitting never evicts. Returns the new clusters' ids, largest first."""
     if plan.scope is None:
         raise ValueError("apply_clustering applies a whole-library plan")
     parts = [int(x) for x in np.unique(plan.labels) if x >= 0]
@@ -286,22 +287,56 @@ def apply_split(lib: Library, plan: ClusteringPlan, *, text: str = "Split") -> l
         raise PhotoclustError("This cluster cannot be split further: its photos look too much alike.")
     sizes = {lab: int((plan.labels == lab).sum()) for lab in parts}
     keep_label = max(parts, key=lambda lab: (sizes[lab], -lab))
+    order = sorted(parts, key=lambda k: (-sizes[k], k))
+    clusters = lib.clusters()
+    origin = next((c.display_name for c in clusters if c.id == plan.scope), f"Cluster {plan.scope}")
+    names = split_names(origin, [lab for lab in order if lab != keep_label], plan.names,
+                        {c.display_name for c in clusters})
     new_ids = []
     with lib.record(text) as rec:
         rec.touch("assignments", plan.photo_ids.tolist())
         rec.touch("representatives", [plan.scope])
-        for lab in sorted(parts, key=lambda k: -sizes[k]):
+        for lab in order:
             if lab == keep_label:
                 cid = plan.scope
             else:
-                cid = lib.create_cluster(suggested_name=plan.names.get(lab, ""))
-                lib.set_suggested_name(cid, plan.names.get(lab, ""), plan.alternatives.get(lab, []))
+                offered = [n for n in [plan.names.get(lab, ""), *plan.alternatives.get(lab, [])]
+                           if n and n != names[lab]]
+                cid = lib.create_cluster(suggested_name=names[lab])
+                lib.set_suggested_name(cid, names[lab], list(dict.fromkeys(offered)))
                 rec.created("clusters", [cid])
                 rec.created("representatives", [cid])
                 new_ids.append(cid)
                 lib.assign(plan.photo_ids[plan.labels == lab].tolist(), cid, manual=False)
             lib.set_representatives(cid, plan.representatives.get(lab, []))
     return new_ids
+
+
+def split_names(origin: str, labels: list[int], suggested: dict[int, str], taken: set[str]) -> dict[int, str]:
+    """A name for each new piece of a split of the cluster named ORIGIN: the namer's suggestion
+    when it has one that no cluster uses yet (a numbered duplicate, "daisy (2)", counts as used),
+    else "ORIGIN · 2", "ORIGIN · 3", ...; distinct from each other, from ORIGIN and from TAKEN
+    (every cluster's name now), compared without case."""
+    used = {t.casefold() for t in taken} | {origin.casefold()}
+    out: dict[int, str] = {}
+    n = 1
+    for lab in labels:
+        name = _unnumbered((suggested.get(lab) or "").strip())
+        if not name or name.casefold() in used:
+            n += 1
+            while f"{origin} \u00b7 {n}".casefold() in used:
+                n += 1
+            name = f"{origin} \u00b7 {n}"
+        used.add(name.casefold())
+        out[lab] = name
+    return out
+
+
+def _unnumbered(name: str) -> str:
+    """NAME without a duplicate's " (2)" ending."""
+    import re
+
+    return re.sub(r"\s*\(\d+\)$", "", name)
 
 
 @contextlib.contextmanager

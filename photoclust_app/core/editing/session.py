@@ -428,10 +428,24 @@ class Session(StateCache):
         return len(ids)
 
     def split(self, plan) -> list[int]:
-        """Apply a split plan (clustering.plan.compute_split); returns the ids of the parts."""
+        """Apply a split plan (clustering.plan.compute_split); returns the ids of the parts,
+        which the display order puts right after the cluster they came from."""
+        from dataclasses import replace
+
         from photoclust_app.core.clustering.plan import apply_split
 
         name = ""
         if plan.scope in self._clusters:
             name = f" \u201c{self._clusters[plan.scope].display_name}\u201d"
-        return self._apply_whole(lambda: apply_split(self.library, plan, text=f"Split{name}"))
+        with self._editing():
+            parts = apply_split(self.library, plan, text=f"Split{name}")
+        state = self.merge_order(read_state(self.library))
+        if plan.scope in state.order:
+            rest = [c for c in state.order if c not in parts]
+            at = rest.index(plan.scope) + 1
+            state = replace(state, order=rest[:at] + [p for p in parts if p in state.clusters] + rest[at:])
+        self.set_state(state)   # not install_state: that would put the new parts last again
+        self._read_history()
+        self._emit("reset")
+        self._emit("history_changed")
+        return parts

@@ -100,7 +100,17 @@ class StateCache:
         what an undo/redo wrote; a changed layout is for a full reload). Returns (clusters changed, photos moved, structure changed)."""
         changed: set = set()
         structure = False
-        for cid, row in sorted(rows.get("clusters", {}).items()):
+        # Removals first, last shown first, and re-creations by the place they had: each then
+        # lands where it stood, however many went and came back together (a split's pieces).
+        rank = {cid: r for r, cid in enumerate(self._order)}
+
+        def turn(item):
+            cid, row = item
+            if row is None:
+                return (0, -rank.get(cid, -1), cid)
+            return (1, self._positions.get(cid, len(self._order)), cid)
+
+        for cid, row in sorted(rows.get("clusters", {}).items(), key=turn):
             changed.add(cid)
             if row is None:
                 structure |= self._drop(cid)

@@ -23,6 +23,19 @@ ClusterIdRole = Qt.ItemDataRole.UserRole + 1   # int, or None for Unsorted
 KindRole = Qt.ItemDataRole.UserRole + 2        # "cluster" | "unsorted" | "new"
 SizeRole = Qt.ItemDataRole.UserRole + 3
 MosaicRole = Qt.ItemDataRole.UserRole + 4      # photo ids, most representative first
+CohesionRole = Qt.ItemDataRole.UserRole + 5    # float (cohesion.cohesion), None until computed
+IncoherentRole = Qt.ItemDataRole.UserRole + 6  # True: below cohesion.INCOHERENT, worth a Split
+AlternativesRole = Qt.ItemDataRole.UserRole + 7  # names the rename editor offers, best first
+
+COHESION_TIP = ("Cohesion {score}: how much closer its photos are to each other than to\n"
+                "the nearest other cluster (1: tight and apart; 0 or less: as close to another).")
+SPLIT_TIP = ("It looks mixed (cohesion under {limit:.2f}): it may hold two subjects.\n"
+             "Click \u201cSplit?\u201d (or Ctrl+Shift+S) to split it.")
+
+
+def score_text(score: float) -> str:
+    """A cohesion as shown: two decimals, with a real minus sign."""
+    return f"{score:.2f}".replace("-", "\u2212")
 
 UNSORTED_LABEL = "Unsorted"
 NEW_CLUSTER_LABEL = "New cluster"
@@ -40,6 +53,7 @@ class ClusterListModel(SessionBound, QAbstractListModel):
         self._mosaic_rows: dict[int, list[int]] | None = None  # photo id -> rows showing it
         self.thumbnails = None
         self.defer_drops = True
+        self._cohesion: dict[int, float] = {}
         if session is not None:
             self.set_session(session, thumbnails)
 
@@ -47,6 +61,34 @@ class ClusterListModel(SessionBound, QAbstractListModel):
     def _reset_rows(self, session: Session | None) -> None:
         self._ids = session.cluster_ids() if session else []
         self._rows = self._mosaic_rows = None
+        self._cohesion = {}
+
+    def set_cohesion(self, scores: dict[int, float]) -> None:
+        """Each cluster's cohesion (gui/quality.py computes it in the background)."""
+        self._cohesion = dict(scores)
+        if self._ids:
+            self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1),
+                                  [CohesionRole, IncoherentRole, Qt.ItemDataRole.ToolTipRole])
+
+    def cohesion(self, cluster_id: int | None) -> float | None:
+        return self._cohesion.get(cluster_id) if cluster_id is not None else None
+
+    def is_incoherent(self, cluster_id: int | None) -> bool:
+        from photoclust_app.core.clustering.cohesion import INCOHERENT
+
+        score = self.cohesion(cluster_id)
+        return score is not None and score < INCOHERENT and self._splittable(cluster_id)
+
+    def _splittable(self, cluster_id: int) -> bool:
+        c = self._session.cluster(cluster_id) if self._session is not None else None
+        return c is not None and c.size >= 4   # a split needs two pieces of at least two
+
+    def split_suggestion(self, index: QModelIndex) -> str | None:
+        """The context menu's suggestion for a cluster that looks mixed, else None."""
+        cid = self.cluster_id(index)
+        if cid is None or not self.is_incoherent(cid):
+            return None
+        return f"Split \u2014 it looks mixed (cohesion {score_text(self.cohesion(cid))})"
 
     def _on_event(self, event: str, payload: dict) -> None:
         self._mosaic_rows = None   # mosaics follow the members
@@ -169,9 +211,33 @@ class ClusterListModel(SessionBound, QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return c.display_name
         if role == Qt.ItemDataRole.ToolTipRole:
+            from photoclust_app.core.clustering.cohesion import INCOHERENT
+
             hint = f"\nSuggested: {c.suggested_name}" if c.user_named and c.suggested_name else ""
+            score = self.cohesion(c.id)
+            if score is not None:
+                hint += "\n" + COHESION_TIP.format(score=score_text(score))
+                if self.is_incoherent(c.id):
+                    hint += "\n" + SPLIT_TIP.format(limit=INCOHERENT)
             return f"{c.display_name}: {c.size} photos{hint}\nF2 or double-click to rename"
+        if role == CohesionRole:
+            return self.cohesion(c.id)
+        if role == IncoherentRole:
+            return self.is_incoherent(c.id)
+        if role == AlternativesRole:
+            return self.alternatives(c)
         return {ClusterIdRole: c.id, SizeRole: c.size, MosaicRole: c.representatives}.get(role)
+
+    @staticmethod
+    def alternatives(c) -> list[str]:
+        """What the rename editor offers: the suggestion (when the user's name hides it), then
+        the namer's other candidates; never the name shown now, never twice."""
+        out = []
+        for name in ([c.suggested_name] if c.user_named else []) + list(c.alternatives or []):
+            name = (name or "").strip()
+            if name and name != c.display_name and name not in out:
+                out.append(name)
+        return out
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         if not index.isValid():

@@ -1,21 +1,69 @@
 """The cluster list on the left: a mosaic of each cluster's most representative photos, its
-name and size; Unsorted after the clusters; a dashed "New cluster" drop target last."""
+name, size and cohesion (with a "Split?" badge, one click from a split, on a cluster that looks
+mixed); Unsorted after the clusters; a dashed "New cluster" drop target last. Renaming offers
+the namer's other candidates in a drop-down under the name."""
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPainter, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QListView, QStyle, QStyledItemDelegate,
+from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QLineEdit, QListView, QStyle, QStyledItemDelegate,
                                QStyleOptionViewItem)
 
-from photoclust_app.gui.models.cluster_list_model import ClusterIdRole, KindRole, MosaicRole, SizeRole
+from photoclust_app.gui.models.cluster_list_model import (AlternativesRole, ClusterIdRole, CohesionRole,
+                                                          IncoherentRole, KindRole, MosaicRole, SizeRole,
+                                                          score_text)
 
 ROW_HEIGHT = 76
 MOSAIC = 64
 PAD = 6
+BADGE_TEXT = "Split?"
+BADGE_COLOR = QColor(214, 130, 0)   # amber: worth a look, not an error
+
+
+class NameEditor(QLineEdit):
+    """The in-place name editor; its drop-down offers the suggested alternatives (shown when
+    editing starts, and again with the Down key)."""
+
+    def __init__(self, alternatives: list[str], parent=None):
+        super().__init__(parent)
+        self.alternatives = list(alternatives)
+        if self.alternatives:
+            completer = QCompleter(QStringListModel(self.alternatives, self), self)
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
+            completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+            completer.setMaxVisibleItems(8)
+            self.setCompleter(completer)
+            self.setPlaceholderText("Name (\u2193 for suggestions)")
+            self.setToolTip("Suggested: " + ", ".join(self.alternatives))
+
+    def show_alternatives(self) -> None:
+        """Open the drop-down with every alternative (whatever is typed)."""
+        c = self.completer()
+        if c is None or not self.isVisible():
+            return
+        c.setCompletionPrefix("")
+        c.complete()
+
+    def keyPressEvent(self, event) -> None:
+        c = self.completer()
+        if event.key() == Qt.Key.Key_Down and c is not None and not c.popup().isVisible():
+            self.show_alternatives()
+            return
+        super().keyPressEvent(event)
+
+
+def badge_rect(row: QRect, fm) -> QRect:
+    """Where a row's "Split?" badge sits: the right end of its name line (the size and
+    cohesion line below stays whole)."""
+    w, h = fm.horizontalAdvance(BADGE_TEXT) + 12, fm.height() + 2
+    return QRect(row.right() - PAD - w, row.top() + row.height() // 2 - h - 1, w, h)
 
 
 class ClusterDelegate(QStyledItemDelegate):
     """Paints one row; edits the name in place in a line edit over the name."""
+
+    splitClicked = Signal(int)   # a cluster's "Split?" badge was clicked
 
     def __init__(self, thumbnails_getter, parent=None, color_for=None):
         super().__init__(parent)
@@ -61,18 +109,43 @@ class ClusterDelegate(QStyledItemDelegate):
         p.setFont(font)
         p.setPen(text_color)
         name = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        elided = p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, text_rect.width())
-        p.drawText(text_rect.adjusted(0, 0, 0, -text_rect.height() // 2), Qt.AlignmentFlag.AlignLeft
-                   | Qt.AlignmentFlag.AlignBottom, elided)
+        flagged = bool(index.data(IncoherentRole)) if kind == "cluster" else False
+        upper = text_rect.adjusted(0, 0, 0, -text_rect.height() // 2)
+        if flagged:
+            upper.setRight(badge_rect(r, option.fontMetrics).left() - 4)
+        elided = p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, upper.width())
+        p.drawText(upper, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, elided)
         font.setBold(False)
         p.setFont(font)
         muted = QColor(text_color)
         muted.setAlpha(170)
         p.setPen(muted)
         n = index.data(SizeRole) or 0
-        p.drawText(text_rect.adjusted(0, text_rect.height() // 2 + 2, 0, 0),
-                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, f"{n} photo{'s' if n != 1 else ''}")
+        line = f"{n} photo{'s' if n != 1 else ''}"
+        score = index.data(CohesionRole) if kind == "cluster" else None
+        if score is not None:
+            line += f" \u00b7 cohesion {score_text(score)}"
+        lower = text_rect.adjusted(0, text_rect.height() // 2 + 2, 0, 0)
+        p.drawText(lower, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                   p.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, lower.width()))
+        if flagged:
+            badge = badge_rect(r, option.fontMetrics)
+            p.setFont(option.font)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(BADGE_COLOR)
+            p.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
+            p.setPen(QColor(255, 255, 255))
+            p.drawText(badge, Qt.AlignmentFlag.AlignCenter, BADGE_TEXT)
         p.restore()
+
+    def editorEvent(self, event, model, option, index) -> bool:
+        """A click on a flagged cluster's "Split?" badge asks for the split."""
+        if (event.type() == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton
+                and index.data(KindRole) == "cluster" and index.data(IncoherentRole)
+                and badge_rect(option.rect, option.fontMetrics).contains(event.position().toPoint())):
+            self.splitClicked.emit(int(index.data(ClusterIdRole)))
+            return True
+        return super().editorEvent(event, model, option, index)
 
     def _paint_mosaic(self, p: QPainter, box: QRect, photo_ids: list[int]) -> None:
         p.setPen(Qt.PenStyle.NoPen)
@@ -90,8 +163,10 @@ class ClusterDelegate(QStyledItemDelegate):
             p.drawPixmap(cell, pm, src)
 
     def createEditor(self, parent, option, index):
-        editor = QLineEdit(parent)
+        editor = NameEditor(index.data(AlternativesRole) or [], parent)
         editor.setFrame(True)
+        if editor.alternatives:   # offer them at once, once the editor is on screen
+            QTimer.singleShot(0, editor.show_alternatives)
         return editor
 
     def updateEditorGeometry(self, editor, option, index) -> None:
@@ -111,10 +186,13 @@ class ClusterListView(QListView):
     """Emits dissolveRequested for Delete; accepts photo and cluster drops on rows."""
 
     dissolveRequested = Signal()
+    splitRequested = Signal(int)   # the "Split?" badge of this cluster was clicked
 
     def __init__(self, thumbnails_getter, parent=None, color_for=None):
         super().__init__(parent)
-        self.setItemDelegate(ClusterDelegate(thumbnails_getter, self, color_for))
+        delegate = ClusterDelegate(thumbnails_getter, self, color_for)
+        delegate.splitClicked.connect(self.splitRequested)
+        self.setItemDelegate(delegate)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed
                              | QAbstractItemView.EditTrigger.DoubleClicked)
