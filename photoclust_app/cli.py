@@ -11,11 +11,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from photoclust_app import __version__, cli_bench, cli_edits
+from photoclust_app import __version__, cli_bench, cli_dedupe, cli_edits
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
-               "rename", "move", "merge", "undo", "redo")
+               "rename", "move", "merge", "undo", "redo", *cli_dedupe.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-names", action="store_true", help="skip suggested names (no model load)")
 
     cli_edits.add_parsers(sub)
+    cli_dedupe.add_parsers(sub)
 
     s = sub.add_parser("info", help="what the library holds")
     s.add_argument("folder")
@@ -276,8 +277,11 @@ def cmd_forget_missing(args) -> int:
 
 
 def cmd_undo_export(args) -> int:
+    from photoclust_app.core.dedupe.journal import is_removal_manifest
     from photoclust_app.core.export import undo_export
 
+    if is_removal_manifest(Path(args.manifest)):   # the same command undoes a dedupe
+        return cli_dedupe.cmd_undo_dedupe(args)
     try:
         report = undo_export(Path(args.manifest))
     except OSError as err:
@@ -300,4 +304,4 @@ def cmd_screenshot(args) -> int:
 
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
             "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cli_bench.cmd_bench, "screenshot": cmd_screenshot,
-            **cli_edits.COMMANDS}
+            **cli_edits.COMMANDS, **cli_dedupe.COMMANDS}
