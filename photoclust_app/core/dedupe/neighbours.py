@@ -2,10 +2,11 @@
 coarse inverted file above EXACT_LIMIT photos.
 
 Exact: blocked float32 matrix products of the upper triangle (10k x 1280-d: ~1.3e11 flops).
-Inverted file (100k+): spherical k-means on a sample gives ~2 sqrt(n) centroids; each
+Inverted file (100k+): spherical k-means on a sample gives ~3 sqrt(n) centroids; each
 vector is filed under its PROBES nearest centroids and pairs are only looked for within a
-cell. Two vectors with cosine >= 0.85 almost always share their nearest centroid (the
-bench measures what is lost against the exact search); the cost is sum(cell size^2) * d.
+cell. Two vectors with cosine >= 0.85 almost always share one of their two nearest
+centroids (test_dedupe and the bench measure what is lost against the exact search); the
+cost is sum(cell size^2) * d.
 """
 from __future__ import annotations
 
@@ -54,14 +55,15 @@ def _kmeans(v: np.ndarray, k: int, iters: int, rng: np.random.Generator) -> np.n
 def ivf_pairs(v: np.ndarray, threshold: float, *, probes: int = PROBES, seed: int = 0) -> np.ndarray:
     n = len(v)
     rng = np.random.default_rng(seed)
-    k = max(8, int(2 * np.sqrt(n)))
+    k = max(8, int(3 * np.sqrt(n)))
     cent = _kmeans(v, k, iters=5, rng=rng)
     cells: list[list[np.ndarray]] = [[] for _ in range(k)]
     for a in range(0, n, 8192):
         sims = v[a:a + 8192] @ cent.T
-        top = np.argpartition(-sims, probes - 1, axis=1)[:, :probes] if probes < k else np.tile(np.arange(k), (len(sims), 1))
-        for p in range(top.shape[1]):
-            lab = top[:, p]
+        rows = np.arange(len(sims))
+        for p in range(min(probes, k)):
+            lab = np.argmax(sims, axis=1)
+            sims[rows, lab] = -np.inf
             order = np.argsort(lab, kind="stable")
             bounds = np.searchsorted(lab[order], np.arange(k + 1))
             for c in range(k):
