@@ -55,6 +55,8 @@ class WindowActions:
         self.open = self._act("&Open Folder\u2026", self.choose_folder, K.StandardKey.Open)
         self.reindex = self._act("Re&index Folder", self.win.reindex, tip="Look for new or changed photos")
         self.export = self._act("&Export\u2026", self.show_export, "Ctrl+E", "Copy or move photos into one folder per cluster")
+        self.duplicates = self._act("Find &Duplicates\u2026", self.show_duplicates, None,
+                                    "Identical copies, near-identical copies and bursts: keep the best, move the rest")
         self.settings = self._act("&Settings\u2026", self.show_settings, K.StandardKey.Preferences)
         self.quit = self._act("&Quit", self.win.close, K.StandardKey.Quit)
         self.undo = self._act("&Undo", self._undo, K.StandardKey.Undo)
@@ -90,7 +92,8 @@ class WindowActions:
     def _build_menus(self) -> None:
         mb = self.win.menuBar()
         m = mb.addMenu("&File")
-        for a in (self.open, self.reindex, None, self.export, None, self.skipped, self.settings, None, self.quit):
+        for a in (self.open, self.reindex, None, self.export, self.duplicates, None, self.skipped, self.settings, None,
+                  self.quit):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Edit")
         for a in (self.undo, self.redo, None, self.rename, self.dissolve_action, self.split, None,
@@ -141,6 +144,7 @@ class WindowActions:
         self.undo.setToolTip(self.undo.text().replace("&", "") + " (Ctrl+Z)")
         self.redo.setToolTip(self.redo.text().replace("&", "") + " (Ctrl+Shift+Z)")
         self.export.setEnabled(s is not None)
+        self.duplicates.setEnabled(s is not None)
         self.reindex.setEnabled(editable and not busy)
         self.rename.setEnabled(editable and len(clusters) == 1)
         self.dissolve_action.setEnabled(editable and bool(clusters))
@@ -411,6 +415,25 @@ class WindowActions:
         first and the dialog closes when it has stopped."""
         if self.export_dialog is not None:
             self.export_dialog.reject()
+        if getattr(self, "duplicates_dialog", None) is not None:   # it holds the session too
+            self.duplicates_dialog.reject()
+
+    def show_duplicates(self) -> None:
+        """The duplicates review (gui/dedupe_view.py), one at a time, searching at once."""
+        from photoclust_app.gui.dedupe_view import DuplicatesDialog
+
+        w = self.win
+        if w.session is None:
+            return
+        if getattr(self, "duplicates_dialog", None) is not None:
+            self.duplicates_dialog.raise_()
+            return
+        dlg = DuplicatesDialog(w.session, w)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.destroyed.connect(lambda *_: setattr(self, "duplicates_dialog", None))
+        dlg.show()
+        dlg.find()
+        self.duplicates_dialog = dlg
 
     def show_settings(self) -> None:
         w = self.win
