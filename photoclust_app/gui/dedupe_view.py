@@ -326,10 +326,12 @@ class DuplicatesDialog(QtWidgets.QDialog):
         if not self._groups:
             self.summary.setText("No duplicates found with these settings.")
         elif self.kinds() == ("burst",):
-            self.summary.setText(f"{len(self._groups)} bursts{more}; keeping the best frame of each moves "
+            self.summary.setText(f"{len(self._groups)} burst{'s' if len(self._groups) != 1 else ''}{more}; "
+                                 "keeping the best frame of each moves "
                                  f"{copies} frames ({human_size(freed)}).")
         else:
-            self.summary.setText(f"{len(self._groups)} groups{more}: {copies} extra copies, {human_size(freed)}.")
+            self.summary.setText(f"{len(self._groups)} group{'s' if len(self._groups) != 1 else ''}{more}: "
+                                 f"{copies} extra cop{'ies' if copies != 1 else 'y'}, {human_size(freed)}.")
         self._update_buttons()
         self.groupsShown.emit(len(self._groups))
 

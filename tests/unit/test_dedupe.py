@@ -192,3 +192,16 @@ def test_cli_bad_input_is_a_sentence(folder, tmp_path, capsys):
     assert main(["duplicates", str(folder), "--threshold", "2"]) == 1
     assert "cosine between 0 and 1" in capsys.readouterr().err
     assert not (tmp_path / "empty" / ".photoclust").exists()      # no library made by looking
+
+
+def test_near_identical_frames_taken_at_different_times_are_a_burst_not_copies(folder):
+    from PIL import ImageEnhance
+    with Image.open(folder / "burst" / "f0.jpg") as im:
+        exif = im.getexif()
+        exif.get_ifd(0x8769)[0x9003] = "2024:05:01 10:00:03"
+        ImageEnhance.Brightness(im).enhance(1.03).save(folder / "burst" / "f3.jpg", quality=90, exif=exif.tobytes())
+    index_folder(folder, model="tiny-test", workers=0)
+    copies = {p for g in _groups(folder, kinds=("identical", "near")) for p in _rel(g)}
+    assert not copies & {"burst/f0.jpg", "burst/f3.jpg"}
+    bursts = _groups(folder, kinds=("burst",))
+    assert sorted(_rel(bursts[0])) == ["burst/f0.jpg", "burst/f1.jpg", "burst/f2.jpg", "burst/f3.jpg"]

@@ -7,6 +7,8 @@
   `photoclust bench duplicates`) AND a perceptual-hash distance <= PHASH_MAX on the
   thumbnails; or a pHash distance <= PHASH_STRONG with a cosine >= COSINE_FLOOR (a small
   resize moves the embedding, not the pHash); or a cosine >= the model's "sure" threshold.
+  Two photos with camera EXIF and different capture times are never copies of each other
+  (they are frames of a burst, or two shots).
 - bursts: different frames of one moment: EXIF capture times at most ``burst_window``
   seconds apart, the same camera, embedding cosine >= BURST_COSINE. Copies of one picture
   count as one frame (the group's keeper), so a burst never lists a photo and its copy.
@@ -249,7 +251,13 @@ def _near_links(w: _Work, s: Settings, model: str | None, progress: ProgressFn) 
                     key = (int(rows[a]), int(rows[b]))
                     links.setdefault(key if key[0] < key[1] else key[::-1], float(c))
     progress(1, 1, "looking for near-identical photos")
-    return [(a, b, c) for (a, b), c in links.items()]
+    return [(a, b, c) for (a, b), c in links.items() if not _distinct_shots(w.members[a], w.members[b])]
+
+
+def _distinct_shots(a: Member, b: Member) -> bool:
+    """Two frames the camera took at different times are two shots (a burst), not copies:
+    a copy keeps its capture time, or loses the EXIF altogether."""
+    return bool(a.taken_at and b.taken_at and a.camera and b.camera and a.taken_at != b.taken_at)
 
 
 def _when(text: str | None) -> float | None:
