@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", default="copy", choices=["copy", "move", "symlink", "hardlink"])
     s.add_argument("--dry-run", action="store_true", help="show what would be done; touch nothing")
     s.add_argument("--include-unsorted", action="store_true")
+    s.add_argument("--one-per-duplicate-group", action="store_true",
+                   help="export only the keeper of identical / near-identical copies; the others are listed in the manifest")
 
     s = sub.add_parser("repair", help="move a damaged library aside (kept) so the next index starts afresh")
     s.add_argument("folder")
@@ -222,14 +224,20 @@ def cmd_export(args) -> int:
     with Library.open(args.folder, readonly=True) as lib:
         groups, unsorted = lib.cluster_paths()
         folder = lib.folder
-    if args.include_unsorted and unsorted:
-        groups.append((UNSORTED_FOLDER, unsorted))
+        if args.include_unsorted and unsorted:
+            groups.append((UNSORTED_FOLDER, unsorted))
+        left_out = []
+        if args.one_per_duplicate_group:
+            from photoclust_app.cli_dedupe import export_one_per_group
+
+            groups, left_out = export_one_per_group(lib, groups)
     if not groups:
         print("Nothing to export: no clusters yet (run `photoclust cluster FOLDER`).", file=sys.stderr)
         return 1
     try:
         plan = plan_export(groups, args.dest, mode=args.mode, source_root=folder,
-                           others=[] if args.include_unsorted else unsorted)
+                           others=([] if args.include_unsorted else unsorted) + [p for p, _ in left_out],
+                           left_out=left_out)
         if args.dry_run:
             print(f"Dry run: would {args.mode} {len(plan.items)} photos into {printable_path(str(plan.dest))}:")
             for name, count in plan.folders:
@@ -241,6 +249,8 @@ def cmd_export(args) -> int:
     except OSError as err:   # what the export's own checks did not foresee: still one sentence
         print(f"photoclust: the export could not be done ({err.strerror or err}).", file=sys.stderr)
         return 1
+    if plan.left_out:
+        print(f"{len(plan.left_out)} copies left out (one per duplicate group), listed in the manifest.")
     if plan.skipped:   # refused by the safety checks, never touched
         print(f"{len(plan.skipped)} skipped:")
         for path, reason in plan.skipped:

@@ -175,3 +175,13 @@ def cmd_undo_dedupe(args) -> int:
 
 
 COMMANDS = {"duplicates": cmd_duplicates, "dedupe": cmd_dedupe, "undo-dedupe": cmd_undo_dedupe}
+
+
+def export_one_per_group(lib, groups):
+    """(export groups with one photo per identical / near-identical group, [(left out, why)])."""
+    from photoclust_app.core.dedupe import Settings, find_duplicates
+    from photoclust_app.core.dedupe.export_filter import one_per_group
+
+    dups = find_duplicates(lib, Settings(kinds=COPY_KINDS), cache=False)
+    paths = {pid: lib.folder / rel for pid, rel in lib.relpaths().items()}
+    return one_per_group(groups, [(g.kind, g.keeper, [m.id for m in g.members]) for g in dups], paths)

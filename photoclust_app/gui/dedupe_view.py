@@ -288,6 +288,10 @@ class DuplicatesDialog(QtWidgets.QDialog):
     def _on_finished(self, name: str, result) -> None:
         self.progress.hide()
         if name == "find":
+            if set(self.kinds()) == {"identical", "near"}:   # the mosaic and export honour the last groups
+                self._session.library.set_duplicate_groups((g.kind, g.keeper, [m.id for m in g.members])
+                                                           for g in result)
+                self._session.reload()
             self.show_groups(result)
             self.message.setText("")
         elif name == "remove":
