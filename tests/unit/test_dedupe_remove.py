@@ -215,3 +215,47 @@ def test_cli_dedupe_dry_run_then_trash_then_undo_export(folder, capsys):
         main(["dedupe", str(folder), "--keep", "best"])  # where to: required
     assert main(["undo-dedupe", str(folder / "nothing.jsonl")]) == 1
     assert "photoclust:" in capsys.readouterr().err
+
+
+def test_a_library_row_edited_to_point_outside_is_never_touched(folder, tmp_path):
+    """The library travels with the folder and anyone can edit it: a copy's (or a keeper's)
+    relpath edited to a file outside is refused by the guard, never moved."""
+    import sqlite3
+
+    victim = tmp_path / "victim.png"
+    shutil.copyfile(folder / "b" / "two.png", victim)
+    with Library.open(folder) as lib:
+        db = lib.path
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE photos SET relpath=? WHERE relpath=?", (os.fsencode("../victim.png"), os.fsencode("b/two.png")))
+    conn.execute("UPDATE photos SET relpath=? WHERE relpath=?", (os.fsencode("../../one.jpg"), os.fsencode("a/one.jpg")))
+    conn.commit()
+    conn.close()
+    shutil.copyfile(folder / "a" / "one.jpg", tmp_path.parent / "one.jpg")
+    outside = {p: p.read_bytes() for p in (victim, tmp_path.parent / "one.jpg")}
+    report = _run(folder, _copies(folder), to_trash=True)
+    assert {p: p.read_bytes() for p in outside} == outside
+    moved = {c.relpath for c, _, _ in report.removed}
+    assert "../victim.png" not in moved and "b/one copy.jpg" not in moved   # its keeper is outside: nothing
+    assert (folder / "b" / "one copy.jpg").exists()
+
+
+def test_a_hand_written_manifest_cannot_reach_outside(folder, tmp_path):
+    report = _run(folder, _copies(folder), to=tmp_path / "dupes")
+    m = report.manifest
+    lines = [json.loads(x) for x in m.read_text().splitlines()]
+    victim = tmp_path / "victim.jpg"
+    victim.write_bytes(b"secret")
+    for rec in lines:
+        if rec["type"] in ("begin", "item") and rec["src"].endswith("two.png"):
+            rec["dst"] = str(victim)              # undo would "put back" the victim into the folder
+        if rec["type"] in ("begin", "item") and rec["src"].endswith("two q60.jpg"):
+            rec["src"] = str(tmp_path / "planted.jpg")   # or write a copy outside the photo folder
+        if rec["type"] == "item" and rec["src"].endswith("two small.jpg"):
+            rec["src"] = str(folder / "a" / "new name.jpg")   # the item line alone edited
+    m.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    back = undo_removal(m)
+    assert back.restored == 1 and len(back.refused) == 3
+    assert sum("outside the folders" in why for _, why in back.refused) == 2
+    assert sum("name different files" in why for _, why in back.refused) == 1
+    assert victim.read_bytes() == b"secret" and not (tmp_path / "planted.jpg").exists()

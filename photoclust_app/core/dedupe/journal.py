@@ -55,6 +55,7 @@ class Entry:
     src_id: list | None = None
     record: dict | None = None
     undone: bool = False
+    inconsistent: bool = False      # its begin and item lines name different files
 
 
 @dataclass
@@ -100,6 +101,8 @@ def read_removal_manifest(path: Path) -> RemovalManifest:
                 i = int(r["i"])
                 e = m.entries.setdefault(i, Entry(i, Path(r["src"]), Path(r["dst"]),
                                                   Path(r["info"]) if r.get("info") else None))
+                if (Path(r["src"]), Path(r["dst"])) != (e.src, e.dst):
+                    e.inconsistent = True
                 if kind == "begin":
                     e.src_id = r.get("src_id")
                 else:

@@ -106,6 +106,8 @@ def undo_removal(manifest: Path, *, progress: ProgressFn | None = None) -> Resto
 
 def _one(e, dest: Path, root: Path, token: str, sources: Guard, dests: Guard, target: str) -> str:
     src, dst = e.src, e.dst
+    if e.inconsistent:
+        return "its lines in the manifest name different files (edited?); left alone"
     if not (_plain(src) and _plain(dst)) or not under(dst, dest) or dst == dest or not under(src, root) or src == root:
         return "it is outside the folders this removal used; left alone"
     if e.info is not None and (target != "trash" or e.info.parent != dest.parent / "info"
