@@ -137,6 +137,7 @@ class DuplicatesDialog(QtWidgets.QDialog):
         self._boxes: list[_GroupBox] = []
         self._manifest: Path | None = None
         self._dest: Path | None = None
+        self._learned: list = []
         self._runner = TaskRunner(self)
         self._runner.finished.connect(self._on_finished)
         self._runner.failed.connect(lambda _n, msg: self._say(msg))
@@ -273,10 +274,12 @@ class DuplicatesDialog(QtWidgets.QDialog):
             return False
         lib, settings = self._session.library, self.settings()
 
+        learned = self._learned = []
+
         def job(ctx):
             reader = lib.reader()
             try:
-                return dedupe.find_duplicates(reader, settings, progress=ctx.progress, cache=False)
+                return dedupe.find_duplicates(reader, settings, progress=ctx.progress, cache=False, learned=learned)
             finally:
                 reader.close()
 
@@ -288,6 +291,9 @@ class DuplicatesDialog(QtWidgets.QDialog):
     def _on_finished(self, name: str, result) -> None:
         self.progress.hide()
         if name == "find":
+            if self._learned:   # hashes worked out in the worker: cached on the window's connection
+                self._session.library.set_photo_facts(self._learned)
+                self._learned = []
             if set(self.kinds()) == {"identical", "near"}:   # the mosaic and export honour the last groups
                 self._session.library.set_duplicate_groups((g.kind, g.keeper, [m.id for m in g.members])
                                                            for g in result)

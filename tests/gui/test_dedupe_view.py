@@ -107,3 +107,13 @@ def test_keep_best_in_all_groups_to_a_folder(dialog, qtbot, tmp_path):
                                                                            "two small.jpg", "two.png"]
     assert (folder / "a" / "one.jpg").exists() and (folder / "a" / "two.jpg").exists()
     assert dialog._boxes == [] and "Moved 4 copies" in dialog.message.text()
+
+
+def test_hashes_worked_out_in_the_worker_are_cached(dialog, qtbot):
+    lib = dialog._session.library
+    ids = list(lib.relpaths())
+    assert lib.photo_facts(ids) == {} or all(f.phash is None for f in lib.photo_facts(ids).values())
+    _found(dialog, qtbot)
+    facts = lib.photo_facts(ids)
+    assert len(facts) == len(ids) and all(f.phash for f in facts.values())
+    assert lib.duplicate_groups()          # and the groups, for the mosaic and export

@@ -280,13 +280,15 @@ def _make_group(w: _Work, kind: str, idx: list[int], sims: dict | None = None) -
 
 
 def find_duplicates(lib, settings: Settings | None = None, *, progress: ProgressFn | None = None,
-                    cache: bool = True) -> list[Group]:
+                    cache: bool = True, learned: list | None = None) -> list[Group]:
     """Every group of copies in LIB (an open Library) of the kinds in settings.kinds.
 
     identical and near groups are connected components of identical and near links (a group
     of byte-identical files only is "identical", any other "near"); with only "identical"
     asked, embeddings are not looked at. Burst groups link keepers of those groups and lone
-    photos. Facts computed on the way are cached in the library unless it is read-only."""
+    photos. Facts computed on the way are cached in the library unless it is read-only; with
+    LEARNED (a list), they are appended there as (photo id, size, mtime_ns, Facts) rows for the
+    caller to store on a writable connection (the GUI finds on a reader in a worker thread)."""
     s = settings or Settings()
     progress = progress or no_progress
     bad = [k for k in s.kinds if k not in KINDS]
@@ -322,6 +324,9 @@ def find_duplicates(lib, settings: Settings | None = None, *, progress: Progress
     if "burst" in s.kinds:
         groups += _bursts(w, s, model, u, comps, groups)
     w.save()
+    if learned is not None:
+        learned.extend((pid, members[w.by_id[pid]].size, members[w.by_id[pid]].mtime_ns, f)
+                       for pid, f in w.new_facts.items())
     groups.sort(key=lambda g: (KINDS.index(g.kind), g.members[0].relpath))
     return groups
 

@@ -70,7 +70,8 @@ def _criteria(c: Candidate, burst: bool):
 
 def _when(mtime_ns: int) -> str:
     import time
-    return "file of " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(mtime_ns / 1e9))
+    ms = (mtime_ns // 1_000_000) % 1000
+    return "file of " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(mtime_ns / 1e9)) + f".{ms:03d}"
 
 
 def _neg_text(text: str | None):
