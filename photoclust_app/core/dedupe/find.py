@@ -218,7 +218,7 @@ def _identical_links(w: _Work, progress: ProgressFn) -> list[tuple[int, int]]:
 
 
 def _near_links(w: _Work, s: Settings, model: str | None, progress: ProgressFn) -> list[tuple[int, int, float]]:
-    ids, vecs = w.lib.embedding_matrix(model)
+    ids, vecs = w.lib.embedding_block(model)
     keep = [k for k, pid in enumerate(ids.tolist()) if pid in w.by_id]
     if len(keep) < 2:
         return []
@@ -351,7 +351,7 @@ def _bursts(w: _Work, s: Settings, model, u: _Union, comps: list[list[int]], fou
     timed.sort()
     if len(timed) < 2:
         return []
-    ids, vecs = w.lib.embedding_matrix(model)
+    ids, vecs = w.lib.embedding_block(model)
     row = {int(p): k for k, p in enumerate(ids.tolist())}
     norms = np.linalg.norm(vecs, axis=1) if len(vecs) else np.zeros(0)
     bu = _Union(len(w.members))
