@@ -259,3 +259,27 @@ def test_a_hand_written_manifest_cannot_reach_outside(folder, tmp_path):
     assert sum("outside the folders" in why for _, why in back.refused) == 2
     assert sum("name different files" in why for _, why in back.refused) == 1
     assert victim.read_bytes() == b"secret" and not (tmp_path / "planted.jpg").exists()
+
+
+def test_a_file_on_another_volume_goes_to_that_volumes_trash(tmp_path, monkeypatch):
+    """Spec: not the home trash but $topdir/.Trash/$uid (an admin-made sticky .Trash) or else
+    $topdir/.Trash-$uid, with Path= relative to the top directory."""
+    from photoclust_app.core.dedupe import trash
+
+    vol = tmp_path / "vol"
+    (vol / "pics").mkdir(parents=True)
+    photo = vol / "pics" / "a b.jpg"
+    photo.write_bytes(b"x")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(trash, "_device", lambda p: 1 if vol in Path(p).parents or Path(p) == vol else 2)
+    monkeypatch.setattr(trash, "_mount_point", lambda p: vol)
+    t = trash.trash_for(photo)
+    assert t.root == vol / f".Trash-{os.geteuid()}" and t.topdir == vol
+    info, dst = trash.reserve(t, photo)
+    assert dst == t.files / "a b.jpg"
+    assert "Path=pics/a%20b.jpg" in info.read_text()
+    info2, dst2 = trash.reserve(t, photo)                 # the name is reserved: the next gets .2
+    assert dst2.name == "a b.2.jpg" and info2.name == "a b.2.jpg.trashinfo"
+    (vol / ".Trash").mkdir(mode=0o1777)
+    os.chmod(vol / ".Trash", 0o1777)
+    assert trash.trash_for(photo).root == vol / ".Trash" / str(os.geteuid())
