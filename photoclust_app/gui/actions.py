@@ -57,6 +57,9 @@ class WindowActions:
         self.export = self._act("&Export\u2026", self.show_export, "Ctrl+E", "Copy or move photos into one folder per cluster")
         self.duplicates = self._act("Find &Duplicates\u2026", self.show_duplicates, None,
                                     "Identical copies, near-identical copies and bursts: keep the best, move the rest")
+        self.copies_once = self._act("Count &Copies Once", self._copies_once, None,
+                                     "A group of duplicate copies counts as one photo in cluster sizes")
+        self.copies_once.setCheckable(True)
         self.settings = self._act("&Settings\u2026", self.show_settings, K.StandardKey.Preferences)
         self.quit = self._act("&Quit", self.win.close, K.StandardKey.Quit)
         self.undo = self._act("&Undo", self._undo, K.StandardKey.Undo)
@@ -100,7 +103,8 @@ class WindowActions:
                   self.new_cluster, self.move_to, None, self.filter):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&View")
-        for a in (self.view, self.open_photo, self.show_folder, None, self.zoom_in, self.zoom_out, self.zoom_reset):
+        for a in (self.view, self.open_photo, self.show_folder, None, self.zoom_in, self.zoom_out, self.zoom_reset,
+                  None, self.copies_once):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Clusters")
         m.addAction(self.merge)
@@ -145,6 +149,8 @@ class WindowActions:
         self.redo.setToolTip(self.redo.text().replace("&", "") + " (Ctrl+Shift+Z)")
         self.export.setEnabled(s is not None)
         self.duplicates.setEnabled(s is not None)
+        if s is not None and s.count_copies_once != self.copies_once.isChecked():   # a new folder's session
+            s.set_count_copies_once(self.copies_once.isChecked())
         self.reindex.setEnabled(editable and not busy)
         self.rename.setEnabled(editable and len(clusters) == 1)
         self.dissolve_action.setEnabled(editable and bool(clusters))
@@ -417,6 +423,10 @@ class WindowActions:
             self.export_dialog.reject()
         if getattr(self, "duplicates_dialog", None) is not None:   # it holds the session too
             self.duplicates_dialog.reject()
+
+    def _copies_once(self, *_) -> None:
+        if self.win.session is not None:
+            self.win.session.set_count_copies_once(self.copies_once.isChecked())
 
     def show_duplicates(self) -> None:
         """The duplicates review (gui/dedupe_view.py), one at a time, searching at once."""

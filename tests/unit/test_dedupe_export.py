@@ -73,3 +73,18 @@ def test_the_mosaic_never_shows_two_copies(folder, capsys):
     shown = {r for r, i in ids.items() if i in reps}
     assert len(reps) == 4 and all(len(shown & g) <= 1 for g in groups)
     assert {"a/two.jpg", "a/one.jpg", "a/three.jpg"} <= shown
+
+
+def test_a_duplicate_group_counts_once_in_a_clusters_size_when_asked(folder, capsys):
+    assert main(["duplicates", str(folder)]) == 0
+    capsys.readouterr()
+    with Library.open(folder) as lib:
+        session = Session(lib)
+        events = []
+        session.subscribe(lambda e, p: events.append(e))
+        n = session.clusters()[0].size
+        session.set_count_copies_once(True)
+        assert session.clusters()[0].size == n - 4 and "reset" in events   # 2 groups, 4 extra copies
+        assert len(session.members(session.cluster_ids()[0])) == n          # the members are all there
+        session.set_count_copies_once(False)
+        assert session.clusters()[0].size == n

@@ -47,6 +47,8 @@ def read_state(lib) -> SessionState:
 class StateCache:
     """The in-memory state with O(1) updates: members per cluster, display order."""
 
+    count_copies_once = False   # a duplicate group counts once in a cluster's size (the user asks)
+
     def set_state(self, st: SessionState) -> None:
         self._relpaths = dict(st.relpaths)
         self._assign = dict(st.assignments)
@@ -76,7 +78,8 @@ class StateCache:
         reps = self._one_per_copy(p for p in c.representatives if p in members)[:MOSAIC_SIZE]
         if len(reps) < MOSAIC_SIZE:  # photos moved out of the mosaic: fill it from the members
             reps = self._one_per_copy([*reps, *sorted(members)])[:MOSAIC_SIZE]
-        return replace(c, size=len(members), representatives=reps)
+        size = len(self._one_per_copy(members)) if self.count_copies_once else len(members)
+        return replace(c, size=size, representatives=reps)
 
     def _one_per_copy(self, pids) -> list[int]:
         """PIDS with at most one photo of each duplicate group: the mosaic never shows two copies."""
