@@ -270,12 +270,11 @@ def _when(text: str | None) -> float | None:
     return d.timestamp() if d.tzinfo else (d - datetime(1970, 1, 1)).total_seconds()
 
 
-def _make_group(w: _Work, kind: str, idx: list[int], sims: dict | None = None) -> Group:
+def _make_group(w: _Work, kind: str, idx: list[int], weakest: float = 1.0) -> Group:
     w.facts(idx, thumb=True)
     ms = [w.members[i] for i in idx]
     keeper, why = choose_keeper([m.candidate() for m in ms], burst=kind == "burst")
     ms.sort(key=lambda m: (m.id != keeper.id, m.relpath))
-    weakest = min(sims.values()) if sims else 1.0
     return Group(kind, ms, keeper.id, why, weakest)
 
 
@@ -314,13 +313,16 @@ def find_duplicates(lib, settings: Settings | None = None, *, progress: Progress
         sims[(a, b)] = c
     groups: list[Group] = []
     comps = u.groups()
+    weakest: dict[int, float] = {}
+    for (a, b), c in sims.items():
+        r = u.find(a)
+        weakest[r] = min(weakest.get(r, 1.0), c)
     for comp in comps:
         shas = {members[i].sha256 for i in comp}
         kind = "identical" if len(shas) == 1 and None not in shas and all(
             members[i].quick_hash == members[comp[0]].quick_hash for i in comp) else "near"
         if kind in s.kinds:
-            cs = set(comp)
-            groups.append(_make_group(w, kind, comp, {k: v for k, v in sims.items() if k[0] in cs} or None))
+            groups.append(_make_group(w, kind, comp, weakest.get(u.find(comp[0]), 1.0)))
     if "burst" in s.kinds:
         groups += _bursts(w, s, model, u, comps, groups)
     w.save()
@@ -334,8 +336,9 @@ def find_duplicates(lib, settings: Settings | None = None, *, progress: Progress
 def _bursts(w: _Work, s: Settings, model, u: _Union, comps: list[list[int]], found: list[Group]) -> list[Group]:
     # one frame per picture: the keeper of its copy group (chosen now if that kind was not asked)
     frame_of: dict[int, int] = {}
+    keepers = {w.by_id[g.keeper] for g in found}
     for comp in comps:
-        keeper = next((g.keeper for g in found if g.members and w.by_id[g.keeper] in comp), None)
+        keeper = next((w.members[i].id for i in comp if i in keepers), None)
         if keeper is None:
             keeper, _ = choose_keeper([w.members[i].candidate() for i in comp])
             keeper = keeper.id
