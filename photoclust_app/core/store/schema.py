@@ -11,7 +11,7 @@ import sqlite3
 
 from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _PHOTOS = """CREATE TABLE {name}(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -107,11 +107,26 @@ CREATE TABLE history(
 );
 """)
 
+# The cluster hierarchy of recent clustering runs (clustering/hierarchy.py): every granularity
+# of a run is a cut of its tree, so the slider and "exactly N" never refit. The meta key
+# cluster.tree names the tree the current clusters came from (history restores it on undo).
+_V3 = """
+CREATE TABLE cluster_trees(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    model TEXT NOT NULL,
+    photo_ids BLOB NOT NULL,
+    reduced BLOB NOT NULL,
+    dims INTEGER NOT NULL,
+    tree BLOB NOT NULL
+);
+"""
+
 # What the duplicate finder learns about a photo's file (core/dedupe): the full content hash,
 # a perceptual hash and a sharpness figure of the thumbnail, each valid only while the photo's
 # size and mtime are the ones recorded here; computed lazily, only for candidates. And the
 # last duplicate groups found (identical and near-identical), which export and the mosaic honour.
-_V3_DUPLICATES = """
+_V4_DUPLICATES = """
 CREATE TABLE photo_facts(
     photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
     size INTEGER NOT NULL,
@@ -130,7 +145,7 @@ CREATE INDEX duplicate_members_group ON duplicate_members(group_id);
 """
 
 # Index i upgrades a library from user_version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _V2, _V3_DUPLICATES]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4_DUPLICATES]
 
 
 def _newer(version: int) -> LibraryError:
