@@ -11,11 +11,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from photoclust_app import __version__, cli_bench, cli_edits, cli_learn
+from photoclust_app import __version__, cli_bench, cli_dedupe, cli_edits, cli_learn
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
-               "rename", "assign-rest", "move", "merge", "undo", "redo", "suggest", "review", "clear-corrections")
+               "rename", "assign-rest", "move", "merge", "undo", "redo", "suggest", "review", "clear-corrections",
+               *cli_dedupe.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_edits.add_parsers(sub)
     cli_learn.add_parsers(sub)
+    cli_dedupe.add_parsers(sub)
 
     s = sub.add_parser("info", help="what the library holds")
     s.add_argument("folder")
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", default="copy", choices=["copy", "move", "symlink", "hardlink"])
     s.add_argument("--dry-run", action="store_true", help="show what would be done; touch nothing")
     s.add_argument("--include-unsorted", action="store_true")
+    s.add_argument("--one-per-duplicate-group", action="store_true",
+                   help="export only the keeper of identical / near-identical copies; the others are listed in the manifest")
 
     s = sub.add_parser("repair", help="move a damaged library aside (kept) so the next index starts afresh")
     s.add_argument("folder")
@@ -297,14 +301,20 @@ def cmd_export(args) -> int:
     with Library.open(args.folder, readonly=True) as lib:
         groups, unsorted = lib.cluster_paths()
         folder = lib.folder
-    if args.include_unsorted and unsorted:
-        groups.append((UNSORTED_FOLDER, unsorted))
+        if args.include_unsorted and unsorted:
+            groups.append((UNSORTED_FOLDER, unsorted))
+        left_out = []
+        if args.one_per_duplicate_group:
+            from photoclust_app.cli_dedupe import export_one_per_group
+
+            groups, left_out = export_one_per_group(lib, groups)
     if not groups:
         print("Nothing to export: no clusters yet (run `photoclust cluster FOLDER`).", file=sys.stderr)
         return 1
     try:
         plan = plan_export(groups, args.dest, mode=args.mode, source_root=folder,
-                           others=[] if args.include_unsorted else unsorted)
+                           others=([] if args.include_unsorted else unsorted) + [p for p, _ in left_out],
+                           left_out=left_out)
         if args.dry_run:
             print(f"Dry run: would {args.mode} {len(plan.items)} photos into {printable_path(str(plan.dest))}:")
             for name, count in plan.folders:
@@ -316,6 +326,8 @@ def cmd_export(args) -> int:
     except OSError as err:   # what the export's own checks did not foresee: still one sentence
         print(f"photoclust: the export could not be done ({err.strerror or err}).", file=sys.stderr)
         return 1
+    if plan.left_out:
+        print(f"{len(plan.left_out)} copies left out (one per duplicate group), listed in the manifest.")
     if plan.skipped:   # refused by the safety checks, never touched
         print(f"{len(plan.skipped)} skipped:")
         for path, reason in plan.skipped:
@@ -352,8 +364,11 @@ def cmd_forget_missing(args) -> int:
 
 
 def cmd_undo_export(args) -> int:
+    from photoclust_app.core.dedupe.journal import is_removal_manifest
     from photoclust_app.core.export import undo_export
 
+    if is_removal_manifest(Path(args.manifest)):   # the same command undoes a dedupe
+        return cli_dedupe.cmd_undo_dedupe(args)
     try:
         report = undo_export(Path(args.manifest))
     except OSError as err:
@@ -376,4 +391,4 @@ def cmd_screenshot(args) -> int:
 
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
             "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cli_bench.cmd_bench, "screenshot": cmd_screenshot,
-            **cli_edits.COMMANDS, **cli_learn.COMMANDS}
+            **cli_edits.COMMANDS, **cli_learn.COMMANDS, **cli_dedupe.COMMANDS}

@@ -50,6 +50,13 @@ def add_parser(sub) -> None:
     s = b.add_parser("edits", help="time the session's edits, undo and redo on a library of N photos")
     s.add_argument("--n", type=int, default=100_000)
     s.add_argument("--json", action="store_true")
+    s = b.add_parser("duplicates", help="plant copies of real photos; precision/recall vs imagededup; 100k timing")
+    s.add_argument("--n", type=int, default=60, help="originals (each gets one copy per transformation)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--peer-python", default=None, help="a Python with imagededup installed (or $PHOTOCLUST_PEER_PYTHON)")
+    s.add_argument("--scale-n", type=int, default=100_000, help="stored embeddings to time the search on (0: skip)")
+    s.add_argument("--scale-dim", type=int, default=512)
+    s.add_argument("--json", action="store_true")
     s = b.add_parser("cluster", help="UMAP / HDBSCAN speed and memory on synthetic embeddings")
     s.add_argument("--n", type=int, default=20000)
     s.add_argument("--dim", type=int, default=512)
@@ -104,6 +111,14 @@ def cmd_bench(args) -> int:
         from photoclust_app.core.bench.index_bench import bench_reindex
 
         result = bench_reindex(n=args.n)
+    elif args.bench == "duplicates":
+        from photoclust_app.core.bench.duplicates import bench_duplicates, format_table
+
+        result = bench_duplicates(args.n, seed=args.seed, peer_python=args.peer_python, scale_n=args.scale_n,
+                                  scale_dim=args.scale_dim, progress=bar)
+        bar.finish()
+        print(json.dumps(result, indent=2, default=str) if args.json else format_table(result))
+        return 0
     else:
         from photoclust_app.core.bench.cluster_bench import bench_cluster
 

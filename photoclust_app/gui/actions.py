@@ -56,6 +56,11 @@ class WindowActions:
         self.open = self._act("&Open Folder\u2026", self.choose_folder, K.StandardKey.Open)
         self.reindex = self._act("Re&index Folder", self.win.reindex, tip="Look for new or changed photos")
         self.export = self._act("&Export\u2026", self.show_export, "Ctrl+E", "Copy or move photos into one folder per cluster")
+        self.duplicates = self._act("Find &Duplicates\u2026", self.show_duplicates, None,
+                                    "Identical copies, near-identical copies and bursts: keep the best, move the rest")
+        self.copies_once = self._act("Count &Copies Once", self._copies_once, None,
+                                     "A group of duplicate copies counts as one photo in cluster sizes")
+        self.copies_once.setCheckable(True)
         self.settings = self._act("&Settings\u2026", self.show_settings, K.StandardKey.Preferences)
         self.quit = self._act("&Quit", self.win.close, K.StandardKey.Quit)
         self.undo = self._act("&Undo", self._undo, K.StandardKey.Undo)
@@ -95,14 +100,16 @@ class WindowActions:
     def _build_menus(self) -> None:
         mb = self.win.menuBar()
         m = mb.addMenu("&File")
-        for a in (self.open, self.reindex, None, self.export, None, self.skipped, self.settings, None, self.quit):
+        for a in (self.open, self.reindex, None, self.export, self.duplicates, None, self.skipped, self.settings, None,
+                  self.quit):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Edit")
         for a in (self.undo, self.redo, None, self.rename, self.dissolve_action, self.split, None,
                   self.new_cluster, self.move_to, None, self.filter):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&View")
-        for a in (self.view, self.open_photo, self.show_folder, None, self.zoom_in, self.zoom_out, self.zoom_reset):
+        for a in (self.view, self.open_photo, self.show_folder, None, self.zoom_in, self.zoom_out, self.zoom_reset,
+                  None, self.copies_once):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Clusters")
         m.addAction(self.merge)
@@ -139,6 +146,9 @@ class WindowActions:
         self.undo.setToolTip(self.undo.text().replace("&", "") + " (Ctrl+Z)")
         self.redo.setToolTip(self.redo.text().replace("&", "") + " (Ctrl+Shift+Z)")
         self.export.setEnabled(s is not None)
+        self.duplicates.setEnabled(s is not None)
+        if s is not None and s.count_copies_once != self.copies_once.isChecked():   # a new folder's session
+            s.set_count_copies_once(self.copies_once.isChecked())
         self.reindex.setEnabled(editable and not busy)
         self.rename.setEnabled(editable and len(clusters) == 1)
         self.dissolve_action.setEnabled(editable and bool(clusters))
@@ -458,6 +468,29 @@ class WindowActions:
         first and the dialog closes when it has stopped."""
         if self.export_dialog is not None:
             self.export_dialog.reject()
+        if getattr(self, "duplicates_dialog", None) is not None:   # it holds the session too
+            self.duplicates_dialog.reject()
+
+    def _copies_once(self, *_) -> None:
+        if self.win.session is not None:
+            self.win.session.set_count_copies_once(self.copies_once.isChecked())
+
+    def show_duplicates(self) -> None:
+        """The duplicates review (gui/dedupe_view.py), one at a time, searching at once."""
+        from photoclust_app.gui.dedupe_view import DuplicatesDialog
+
+        w = self.win
+        if w.session is None:
+            return
+        if getattr(self, "duplicates_dialog", None) is not None:
+            self.duplicates_dialog.raise_()
+            return
+        dlg = DuplicatesDialog(w.session, w)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.destroyed.connect(lambda *_: setattr(self, "duplicates_dialog", None))
+        dlg.show()
+        dlg.find()
+        self.duplicates_dialog = dlg
 
     def show_settings(self) -> None:
         w = self.win

@@ -69,6 +69,12 @@ class Session(StateCache):
     def reload(self) -> None:
         self.install_state(read_state(self.library))
 
+    def set_count_copies_once(self, on: bool) -> None:
+        """Count each duplicate group (store: the last groups found) once in cluster sizes."""
+        if bool(on) != self.count_copies_once:
+            self.count_copies_once = bool(on)
+            self._emit("reset")
+
     # -- reads ---------------------------------------------------------------------------
     @property
     def folder(self) -> Path:

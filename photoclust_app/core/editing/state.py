@@ -28,6 +28,7 @@ class SessionState:
     layout_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     layout_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     missing: set[int] = field(default_factory=set)                   # photos the last scan did not see
+    copies: dict[int, int] = field(default_factory=dict)             # photo id -> its duplicate group's keeper
 
 
 def read_state(lib) -> SessionState:
@@ -38,12 +39,15 @@ def read_state(lib) -> SessionState:
         clusters = {c.id: c for c in lib.clusters()}
         ids, xy = lib.layout()
         missing = set(lib.missing())
+        copies = {p: keeper for _, keeper, members in lib.duplicate_groups() for p in members}
     assignments = {pid: assigned.get(pid) for pid in relpaths}
-    return SessionState(relpaths, assignments, clusters, list(clusters), ids, xy, missing)
+    return SessionState(relpaths, assignments, clusters, list(clusters), ids, xy, missing, copies)
 
 
 class StateCache:
     """The in-memory state with O(1) updates: members per cluster, display order."""
+
+    count_copies_once = False   # a duplicate group counts once in a cluster's size (the user asks)
 
     def set_state(self, st: SessionState) -> None:
         self._relpaths = dict(st.relpaths)
@@ -52,6 +56,7 @@ class StateCache:
         self._order = [c for c in st.order if c in self._clusters]
         self._layout = (st.layout_ids, st.layout_xy)
         self._missing = set(st.missing)
+        self._copies = dict(st.copies)
         self._positions: dict[int, int] = {}  # where a removed cluster stood, for its undo
         self._members: dict[int | None, set[int]] = {None: set()}
         for cid in self._clusters:
@@ -70,10 +75,21 @@ class StateCache:
         if c is None:
             return None
         members = self._members.get(cluster_id, set())
-        reps = [p for p in c.representatives if p in members][:MOSAIC_SIZE]
+        reps = self._one_per_copy(p for p in c.representatives if p in members)[:MOSAIC_SIZE]
         if len(reps) < MOSAIC_SIZE:  # photos moved out of the mosaic: fill it from the members
-            reps += [p for p in sorted(members) if p not in reps][:MOSAIC_SIZE - len(reps)]
-        return replace(c, size=len(members), representatives=reps)
+            reps = self._one_per_copy([*reps, *sorted(members)])[:MOSAIC_SIZE]
+        size = len(self._one_per_copy(members)) if self.count_copies_once else len(members)
+        return replace(c, size=size, representatives=reps)
+
+    def _one_per_copy(self, pids) -> list[int]:
+        """PIDS with at most one photo of each duplicate group: the mosaic never shows two copies."""
+        seen, out = set(), []
+        for p in pids:
+            key = self._copies.get(p, -p - 1)
+            if key not in seen:
+                seen.add(key)
+                out.append(p)
+        return out
 
     def is_missing(self, photo_id: int) -> bool:
         """The last scan did not see this photo (it keeps its cluster and name)."""

@@ -16,6 +16,7 @@ Line kinds (each a JSON object with "type"):
                                removed its copy again (undo has nothing to move back)
            status "done":     the item is complete
   skip     {i, src, reason}       refused at the moment of the operation; never touched
+  left_out {src, reason}          not exported by choice (export one per duplicate group)
   end      {status: complete | cancelled | failed, done, skipped, error?}
   undo     {restored, removed, refused}   appended by an undo that had to leave things
   adopt    {path?, marker?}       appended by the undo of an earlier export into the same

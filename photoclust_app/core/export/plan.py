@@ -26,6 +26,7 @@ class ExportPlan:
     folders: list[tuple[str, int]] = field(default_factory=list)   # (folder name, photo count)
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (src, reason): never touched
     source_root: Path | None = None             # every src is inside it (undo holds to it too)
+    left_out: list[tuple[Path, str]] = field(default_factory=list)  # (src, why): not exported by choice (manifest)
 
 
 def check_mode(mode: str) -> None:
@@ -107,7 +108,8 @@ def _check_dest(dest: Path, sources: list[Path], others: list[Path], source_root
 
 
 def plan_export(groups: list[tuple[str, list[Path]]], dest: Path | str, *, mode: str = "copy",
-                source_root: Path | None = None, others: list[Path] = ()) -> ExportPlan:
+                source_root: Path | None = None, others: list[Path] = (),
+                left_out: list[tuple[Path, str]] = ()) -> ExportPlan:
     """Plan one subfolder per group under dest; creates nothing (this is the dry run).
 
     Folder names are sanitised and made unique case-insensitively ("Dogs", "Dogs (2)");
@@ -120,6 +122,8 @@ def plan_export(groups: list[tuple[str, list[Path]]], dest: Path | str, *, mode:
     to plan.skipped with the reason, never touched. DEST inside source_root is allowed
     (run_export writes EXPORT_MARKER there) unless it holds photos of the library (the
     sources, or ``others``: the library's photos left out of this export).
+    LEFT_OUT: (path, why) of photos the caller chose not to export (e.g. the extra copies of a
+    duplicate group): kept in plan.left_out, listed in the manifest.
     Raises ExportConflict (a sentence for the user) when the export cannot be safe.
     """
     check_mode(mode)
@@ -144,7 +148,7 @@ def plan_export(groups: list[tuple[str, list[Path]]], dest: Path | str, *, mode:
     if not sources:
         raise ExportConflict("There are no photos to export.")
     root = Path(os.path.abspath(source_root)) if source_root is not None else default_root(sources)
-    plan = ExportPlan(dest=dest, mode=mode, source_root=root)
+    plan = ExportPlan(dest=dest, mode=mode, source_root=root, left_out=list(left_out))
     safe = set(_check_sources(list(dict.fromkeys(sources)), root, plan))
     cleaned = [(n, [p for p in ps if p in safe]) for n, ps in cleaned]
     cleaned = [(n, ps) for n, ps in cleaned if ps]

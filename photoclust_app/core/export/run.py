@@ -194,6 +194,8 @@ def run_export(plan: ExportPlan, *, progress: ProgressFn | None = None,
                        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                        "token": token, "dest_created": dest_created, "marker_created": marker_created,
                        "total": total, "folders": sorted({str(d.parent) for _, d, _ in items})})
+        for src, why in plan.left_out:   # chosen not to export (one per duplicate group): listed
+            journal.write({"type": "left_out", "src": str(src), "reason": why}, sync=False)
         fs.fsync_dir(dest)
     except (OSError, ExportConflict) as err:
         if journal is not None:

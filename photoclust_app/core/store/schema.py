@@ -11,7 +11,7 @@ import sqlite3
 
 from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _PHOTOS = """CREATE TABLE {name}(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -137,8 +137,30 @@ CREATE TABLE review(
 );
 """
 
+# What the duplicate finder learns about a photo's file (core/dedupe): the full content hash,
+# a perceptual hash and a sharpness figure of the thumbnail, each valid only while the photo's
+# size and mtime are the ones recorded here; computed lazily, only for candidates. And the
+# last duplicate groups found (identical and near-identical), which export and the mosaic honour.
+_V5 = """
+CREATE TABLE photo_facts(
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT,
+    phash TEXT,
+    sharpness REAL
+);
+CREATE TABLE duplicate_members(
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    keeper INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX duplicate_members_group ON duplicate_members(group_id);
+"""
+
 # Index i upgrades a library from user_version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 
 
 def _newer(version: int) -> LibraryError:
