@@ -1,0 +1,152 @@
+"""The one search API the window and the command line share.
+
+``Searcher(lib)`` reads the library's vectors, paths and dates once (a snapshot) and then
+answers any number of queries from memory: text (with file name, folder and date filters
+in the same string), more like this, and colour (colour.py). Results are photo ids with a
+score, best first; ``within`` restricts them (the window's cluster filter).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from photoclust_app.core.errors import PhotoclustError
+from photoclust_app.core.search.dates import photo_time
+from photoclust_app.core.search.filters import BadQuery, Query, parse_query
+from photoclust_app.core.search.rank import VectorIndex
+from photoclust_app.core.search.similar import more_like_this
+from photoclust_app.core.search.text import NoLabel, has_text_tower, rank_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Hit:
+    photo_id: int
+    relpath: str
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    mode: str                 # "text" | "labels" | "names" | "filters" | "similar" | "colour"
+    notice: str | None = None  # a sentence for the user (offline limits, a fallback)
+
+    @property
+    def photo_ids(self) -> list[int]:
+        return [h.photo_id for h in self.hits]
+
+
+class Searcher:
+    """Repeated queries over one library snapshot. Not thread-safe; cheap to rebuild."""
+
+    def __init__(self, lib, *, embedder=None, device: str = "cpu"):
+        with lib.snapshot():
+            photos = lib.photos()
+            missing = set(lib.missing())
+            self.index = VectorIndex.from_library(lib)
+        self.model = lib.model or ""
+        self.relpaths = {p.id: p.relpath for p in photos if p.id not in missing}
+        self.times: dict[int, float] = {}
+        self.days: dict[int, str] = {}
+        for p in photos:
+            if p.id in self.relpaths:
+                self.times[p.id], self.days[p.id] = photo_time(p.taken_at, p.mtime_ns)
+        self._embedder = embedder
+        self._device = device
+        self._scorer = None
+
+    # -- helpers -------------------------------------------------------------------------
+    def embedder(self):
+        if self._embedder is None:
+            if not self.model:
+                raise PhotoclustError("This folder has not been indexed yet: run `photoclust index FOLDER` first.")
+            from photoclust_app.core.embed import create_embedder
+
+            self._embedder = create_embedder(self.model, self._device, fallback=False)
+        return self._embedder
+
+    @property
+    def offline_limited(self) -> bool:
+        """True when text search can only match a fixed vocabulary (the 'lite' model)."""
+        return self.model == "lite"
+
+    def _mask(self, ids) -> np.ndarray:
+        mask = np.zeros(len(self.index), dtype=bool)
+        mask[self.index.rows(ids)] = True
+        return mask
+
+    def _hits(self, pairs) -> list[Hit]:
+        return [Hit(int(pid), self.relpaths[int(pid)], round(float(s), 6)) for pid, s in pairs
+                if int(pid) in self.relpaths]
+
+    def _filtered(self, q: Query, within) -> list[int]:
+        ids = self.relpaths if within is None else [i for i in within if i in self.relpaths]
+        if not q.has_filters:
+            return list(ids)
+        return [i for i in ids if q.matches(self.relpaths[i], self.days.get(i))]
+
+    # -- queries -------------------------------------------------------------------------
+    def search(self, text: str, *, limit: int = 20, min_score: float | None = None, within=None) -> SearchResult:
+        """Photos matching TEXT: filters narrow, free text ranks (see filters.py)."""
+        if limit <= 0:
+            raise BadQuery("The number of results must be at least 1.")
+        q = parse_query(text)
+        if not q.text and not q.has_filters:
+            raise BadQuery("Type something to search for: words, a file name, a folder/ or a date.")
+        ids = self._filtered(q, within)
+        if not q.text:
+            ids.sort(key=lambda i: (self.times.get(i, 0.0), self.relpaths[i]))
+            return SearchResult(self._hits((i, 1.0) for i in ids[:limit]), "filters")
+        if len(self.index) == 0:
+            return SearchResult([], "text", "No photo has been indexed yet.")
+        allowed = self._mask(ids) if (q.has_filters or within is not None) else None
+        emb = self.embedder()
+        try:
+            if not has_text_tower(emb) and self._scorer is None:
+                from photoclust_app.core.search.labels import LabelScorer
+
+                self._scorer = LabelScorer.from_embedder(emb)
+            r = rank_text(self.index, q.text, emb, limit=limit, min_score=min_score, allowed=allowed,
+                          scorer=self._scorer)
+        except NoLabel as err:
+            return self._by_name(q, ids, limit, f"{err} Showing photos whose file or folder name contains it.")
+        return SearchResult(self._hits(zip(self.index.ids[r.rows], r.scores)), r.mode, r.notice)
+
+    def _by_name(self, q: Query, ids: list[int], limit: int, notice: str) -> SearchResult:
+        words = [w.lower() for w in q.text.split()]
+        found = [i for i in ids if all(w in self.relpaths[i].lower() for w in words)]
+        found.sort(key=lambda i: self.relpaths[i])
+        return SearchResult(self._hits((i, 1.0) for i in found[:limit]), "names", notice)
+
+    def similar(self, photo_ids, *, limit: int = 20, within=None) -> SearchResult:
+        """Photos most like PHOTO_IDS (one photo, or the mean of a selection)."""
+        if limit <= 0:
+            raise BadQuery("The number of results must be at least 1.")
+        allowed = self._mask(within) if within is not None else None
+        pairs = more_like_this(self.index, photo_ids, limit, allowed)
+        return SearchResult(self._hits(pairs), "similar")
+
+    def sort_by_date(self, photo_ids) -> list[int]:
+        """PHOTO_IDS oldest first (capture time, else file time)."""
+        return sorted(photo_ids, key=lambda i: (self.times.get(i, float("inf")), i))
+
+
+def resolve_photo_refs(searcher: Searcher, folder, refs: list[str]) -> list[int]:
+    """Photo ids for paths (relative to FOLDER, or absolute); every one must be in the library."""
+    from pathlib import Path
+
+    from photoclust_app.core.editing.resolve import UnknownTarget, _relative
+
+    by_rel = {rel: pid for pid, rel in searcher.relpaths.items()}
+    out, unknown = [], []
+    for ref in refs:
+        pid = by_rel.get(_relative(Path(folder), ref))
+        (out if pid is not None else unknown).append(pid if pid is not None else ref)
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise UnknownTarget(f"Not photos of this library: {shown}.")
+    return out
