@@ -41,6 +41,11 @@ def add_parser(sub) -> None:
     s = b.add_parser("edits", help="time the session's edits, undo and redo on a library of N photos")
     s.add_argument("--n", type=int, default=100_000)
     s.add_argument("--json", action="store_true")
+    s = b.add_parser("search", help="text search and more-like-this query latency on N synthetic vectors")
+    s.add_argument("--n", type=int, default=100_000)
+    s.add_argument("--dim", type=int, default=512)
+    s.add_argument("--queries", type=int, default=50)
+    s.add_argument("--json", action="store_true")
     s = b.add_parser("cluster", help="UMAP / HDBSCAN speed and memory on synthetic embeddings")
     s.add_argument("--n", type=int, default=20000)
     s.add_argument("--dim", type=int, default=512)
@@ -86,6 +91,10 @@ def cmd_bench(args) -> int:
         from photoclust_app.core.bench.index_bench import bench_reindex
 
         result = bench_reindex(n=args.n)
+    elif args.bench == "search":
+        from photoclust_app.core.bench.search_bench import bench_search
+
+        result = bench_search(n=args.n, dim=args.dim, queries=args.queries, progress=bar)
     else:
         from photoclust_app.core.bench.cluster_bench import bench_cluster
 

@@ -149,3 +149,15 @@ def test_similar_on_the_library_finds_the_same_group_first(tiny_library):
     r = s.similar([red[0]], limit=3)
     assert red[0] not in r.photo_ids and len(r.hits) == 3
     assert all(s.relpaths[p].startswith("red_") for p in r.photo_ids)
+
+
+def test_bench_search_reports_the_latency_keys(capsys):
+    from photoclust_app.cli import main
+
+    assert main(["bench", "search", "--n", "3000", "--queries", "4", "--json"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    for key in ("similar_median_ms", "similar_p95_ms", "text_median_ms", "text_p95_ms", "labels_median_ms"):
+        assert out[key] > 0
+    assert out["n"] == 3000 and out["target_ms"] == 25.0
