@@ -59,3 +59,17 @@ def test_bad_input_is_one_sentence(folder, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["search", str(folder), "dog", "--limit", "0"])
     assert exit_.value.code == 2
+
+
+def test_events_and_cluster_date_ranges(folder, capsys):
+    code, out, _ = run(capsys, "events", str(folder), "--json")
+    assert code == 0
+    found = json.loads(out)
+    assert sum(len(e["photos"]) for e in found) == 13
+    assert ["trips/IMG_0001.jpg"] in [e["photos"] for e in found]  # 2023, far from the file times
+    code, _, err = run(capsys, "events", str(folder), "--gap-hours", "0")
+    assert code == 1 and "--gap-hours" in err
+    assert run(capsys, "cluster", str(folder), "--min-cluster-size", "3", "--no-names")[0] == 0
+    code, out, _ = run(capsys, "events", str(folder), "--clusters", "--json")
+    rows = json.loads(out)
+    assert code == 0 and rows and all(r["dates"] for r in rows)

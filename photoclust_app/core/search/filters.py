@@ -4,6 +4,7 @@
     holiday/  trips/2023/                        a folder anywhere in the path
     IMG_  DSC0012  .png  name:beach             a part of the file name
     folder:holiday  date:2023                    the same, spelled out
+    colour:blue  color:bw                       ranks by colour (search/colour.py)
 Everything else is free text for the model. Words in quotes stay together as text.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Query:
     names: list[str] = field(default_factory=list)     # lower-case parts of the file name
     folders: list[str] = field(default_factory=list)   # lower-case folder paths, no slashes at the ends
     dates: list[tuple[str, str]] = field(default_factory=list)  # inclusive ISO day ranges
+    colour: str | None = None                          # a swatch name (search/colour.py)
 
     @property
     def has_filters(self) -> bool:
@@ -95,8 +97,15 @@ def parse_query(text: str) -> Query:
             continue
         key, sep, value = token.partition(":")
         key = key.lower()
-        if sep and key in ("name", "file", "folder", "dir", "date") and value:
-            if key == "date":
+        if sep and key in ("name", "file", "folder", "dir", "date", "colour", "color") and value:
+            if key in ("colour", "color"):
+                from photoclust_app.core.search.colour import colour_name
+
+                q.colour = colour_name(value.replace("-", " "))
+                if q.colour is None:
+                    raise BadQuery(f"'{value}' is not a colour photoclust knows: try red, orange, yellow, green, "
+                                   "teal, blue, purple, pink, brown, white, grey, black or bw.")
+            elif key == "date":
                 rng = _date_range(value)
                 if rng is None:
                     raise BadQuery(f"'{value}' is not a date: write 2023, 2023-07, 2023-07-14 or 2021..2023.")
@@ -119,4 +128,10 @@ def parse_query(text: str) -> Query:
         else:
             words.append(token)
     q.text = " ".join(words).strip()
+    if q.colour is None:
+        from photoclust_app.core.search.colour import colour_name
+
+        named = colour_name(q.text)  # the whole free text names a colour: "mostly blue", "black and white"
+        if named is not None:
+            q.colour, q.text = named, ""
     return q

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photoclust_app.core.errors import PhotoclustError
+from photoclust_app.core.ingest.capture_time import FILE_TIME
 from photoclust_app.core.search.dates import photo_time
 from photoclust_app.core.search.filters import BadQuery, Query, parse_query
 from photoclust_app.core.search.rank import VectorIndex
@@ -48,13 +49,18 @@ class Searcher:
             photos = lib.photos()
             missing = set(lib.missing())
             self.index = VectorIndex.from_library(lib)
+            self._colour_ids, self._colours = lib.colour_matrix()
+            captured = lib.capture_times()
         self.model = lib.model or ""
         self.relpaths = {p.id: p.relpath for p in photos if p.id not in missing}
         self.times: dict[int, float] = {}
         self.days: dict[int, str] = {}
+        self.date_sources: dict[int, str] = {}
         for p in photos:
             if p.id in self.relpaths:
                 self.times[p.id], self.days[p.id] = photo_time(p.taken_at, p.mtime_ns)
+                taken_at, source, _ = captured.get(p.id, (None, None, 0))
+                self.date_sources[p.id] = (source or "EXIF") if taken_at else FILE_TIME
         self._embedder = embedder
         self._device = device
         self._scorer = None
@@ -95,9 +101,11 @@ class Searcher:
         if limit <= 0:
             raise BadQuery("The number of results must be at least 1.")
         q = parse_query(text)
-        if not q.text and not q.has_filters:
+        if not q.text and not q.has_filters and q.colour is None:
             raise BadQuery("Type something to search for: words, a file name, a folder/ or a date.")
         ids = self._filtered(q, within)
+        if q.colour is not None:
+            return self._by_colour(q, ids, limit)
         if not q.text:
             ids.sort(key=lambda i: (self.times.get(i, 0.0), self.relpaths[i]))
             return SearchResult(self._hits((i, 1.0) for i in ids[:limit]), "filters")
@@ -115,6 +123,22 @@ class Searcher:
         except NoLabel as err:
             return self._by_name(q, ids, limit, f"{err} Showing photos whose file or folder name contains it.")
         return SearchResult(self._hits(zip(self.index.ids[r.rows], r.scores)), r.mode, r.notice)
+
+    def _by_colour(self, q: Query, ids: list[int], limit: int) -> SearchResult:
+        from photoclust_app.core.search.colour import colour_scores
+        from photoclust_app.core.search.rank import top_k
+
+        if q.text:
+            raise BadQuery("Search by colour or by text, not both at once (try the colour alone).")
+        notice = None
+        if len(self._colour_ids) < len(self.relpaths):
+            notice = "Some photos have no colour yet: index the folder once more to add them."
+        if len(self._colour_ids) == 0:
+            return SearchResult([], "colour", notice)
+        scores = colour_scores(self._colours, q.colour)
+        wanted = np.isin(self._colour_ids, np.asarray(ids, dtype=np.int64))
+        rows = top_k(scores, limit, wanted & (scores > 0.05))
+        return SearchResult(self._hits(zip(self._colour_ids[rows], scores[rows])), "colour", notice)
 
     def _by_name(self, q: Query, ids: list[int], limit: int, notice: str) -> SearchResult:
         words = [w.lower() for w in q.text.split()]
@@ -150,3 +174,18 @@ def resolve_photo_refs(searcher: Searcher, folder, refs: list[str]) -> list[int]
         shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
         raise UnknownTarget(f"Not photos of this library: {shown}.")
     return out
+
+
+def library_events(searcher: Searcher, gap_hours: float, within=None):
+    """Events (dates.Event) across the library, or inside WITHIN (a cluster's photo ids)."""
+    from photoclust_app.core.search.dates import events
+
+    ids = searcher.relpaths if within is None else [i for i in within if i in searcher.relpaths]
+    return events({i: searcher.times[i] for i in ids}, gap_hours)
+
+
+def cluster_date_ranges(searcher: Searcher, members: dict[int, list[int]]) -> dict[int, str]:
+    """cluster id -> '2021-07-14 – 2021-08-02' (its photos' first and last day)."""
+    from photoclust_app.core.search.dates import date_range
+
+    return {cid: date_range([searcher.days[i] for i in ids if i in searcher.days]) for cid, ids in members.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from photoclust_app.core.store.clusters import ClusterStore
 from photoclust_app.core.store.connection import Connection
+from photoclust_app.core.store.features import FeatureStore
 from photoclust_app.core.store.history import HistoryStore
 from photoclust_app.core.store.location import LIBRARY_DIRNAME, LIBRARY_FILENAME, library_path_for
 from photoclust_app.core.store.photos import FileState, IndexedPhoto, PhotoStore
@@ -17,5 +18,5 @@ from photoclust_app.core.store.photos import FileState, IndexedPhoto, PhotoStore
 __all__ = ["Library", "IndexedPhoto", "FileState", "library_path_for", "LIBRARY_DIRNAME", "LIBRARY_FILENAME"]
 
 
-class Library(PhotoStore, ClusterStore, HistoryStore, Connection):
+class Library(PhotoStore, ClusterStore, HistoryStore, FeatureStore, Connection):
     """A photo folder's library. Open with ``Library.open(folder)``; close when done."""
