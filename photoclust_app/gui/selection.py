@@ -104,6 +104,9 @@ class LinkedSelection:
     def _update_header(self) -> None:
         if self.session is None:
             return
+        if getattr(self.grid_model, "results_title", ""):   # a search's results (gui/search_results.py)
+            self.grid_header.setText(self.grid_model.results_title)
+            return
         shown = self.grid_model.shown_clusters()
         n = self.grid_model.rowCount()
         if not shown:

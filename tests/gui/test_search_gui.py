@@ -1,0 +1,94 @@
+"""The search box, More Like This and colour swatches in the real window (offscreen)."""
+from PySide6.QtCore import QItemSelectionModel, Qt
+
+from conftest import wait_idle
+
+
+def _search(win, qtbot, text):
+    win.search_bar.notice.setVisible(False)
+    win.search_bar.edit.setText(text)
+    qtbot.waitUntil(lambda: win.grid_header.text().startswith(f"Search \u201c{text}\u201d")
+                    or win.search_bar.notice.isVisible(), timeout=5000)
+
+
+def _rels(win):
+    return [win.session.relpath(p) for p in win.grid_model.photo_ids()]
+
+
+def test_filter_results_replace_the_grid_light_up_the_map_and_escape_clears(opened, qtbot):
+    win = opened
+    assert win.grid_model.rowCount() == 12
+    _search(win, qtbot, "reds/")
+    assert win.grid_model.showing_results
+    assert len(_rels(win)) == 14 and all(r.startswith("reds/") for r in _rels(win))
+    assert win.grid_header.text().startswith("Search \u201creds/\u201d \u2014 14 photos")
+    assert sorted(win.map_view.selected_ids()) == sorted(win.grid_model.photo_ids())
+    assert win.search_bar.results_button.isVisible()
+    # results are grid rows: selectable and draggable
+    win.grid_view.selectionModel().select(win.grid_model.index(0), QItemSelectionModel.SelectionFlag.Select)
+    assert win.selected_photos() == win.grid_model.photo_ids()[:1]
+    assert win.grid_model.mimeData([win.grid_model.index(0)]) is not None
+    qtbot.keyClick(win.search_bar.edit, Qt.Key.Key_Escape)
+    assert win.search_bar.edit.text() == "" and not win.grid_model.showing_results
+    assert win.grid_model.rowCount() == 12 and not win.grid_header.text().startswith("Search")
+
+
+def test_picking_a_cluster_ends_the_search_and_the_cluster_filter_still_works(opened, qtbot):
+    win = opened
+    _search(win, qtbot, "r0")
+    assert _rels(win) and all("/r0" in r for r in _rels(win))
+    green = win.session.cluster_ids()[1]
+    win.select_clusters([green])
+    assert not win.grid_model.showing_results and win.search_bar.edit.text() == ""
+    assert win.grid_model.shown_clusters() == [green]
+    win.filter_edit.setText("blue")
+    hidden = [win.cluster_view.isRowHidden(r) for r in range(3)]
+    assert hidden == [True, True, False]
+
+
+def test_text_the_model_cannot_read_is_a_sentence(opened, qtbot):
+    win = opened
+    _search(win, qtbot, "dog on a beach")
+    assert not win.grid_model.showing_results
+    assert "hand" in win.search_bar.notice.text()   # the library's model has no text search
+
+
+def test_more_like_this_on_a_photo_and_results_become_a_cluster(opened, qtbot):
+    win = opened
+    first = win.grid_model.photo_ids()[0]
+    win.select_photos([first])
+    assert win.search.more_like_this.isEnabled()
+    win.actions.grid_context_menu(win.grid_view.mapToGlobal(win.grid_view.rect().center()))
+    assert win.search.more_like_this in win.actions._menu.actions()
+    win.actions._menu.close()
+    win.search.more_like_this.trigger()
+    ids = win.grid_model.photo_ids()
+    assert ids[0] == first and len(ids) == 42
+    group = win.session.relpath(first).split("/")[0]
+    assert all(win.session.relpath(p).startswith(group) for p in ids[1:14])  # its own group first
+    assert win.grid_header.text().startswith("More like r00.jpg")
+    n_before = len(win.session.cluster_ids())
+    _search(win, qtbot, "greens/")
+    cid = win.search.cluster_from_results()
+    assert len(win.session.cluster_ids()) == n_before + 1
+    assert sorted(win.session.members(cid)) == sorted(win.grid_model.photo_ids())
+    assert win.session.cluster(cid).display_name == "greens/"
+    win.session.undo()
+    assert len(win.session.cluster_ids()) == n_before
+
+
+def test_colour_swatches_search_by_colour(make_window, built_folder, qtbot):
+    from photoclust_app.core.ingest.colour_backfill import backfill_colours
+    from photoclust_app.core.store.library import Library
+
+    with Library.open(built_folder) as lib:   # as the next index would, from the thumbnails
+        backfill_colours(lib)
+    win = make_window()
+    assert win.open_folder(built_folder, index=False)
+    wait_idle(qtbot, win)
+    win.search_bar.swatches["blue"].click()
+    qtbot.waitUntil(lambda: win.grid_model.showing_results, timeout=5000)
+    assert win.search_bar.edit.text() == "colour:blue"
+    assert all(r.startswith("blues/") for r in _rels(win)[:10])
+    win.search_bar.swatches["red"].click()
+    qtbot.waitUntil(lambda: _rels(win) and _rels(win)[0].startswith("reds/"), timeout=5000)
