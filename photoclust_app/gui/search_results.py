@@ -20,6 +20,7 @@ from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
 log = logging.getLogger(__name__)
 
 RESULT_LIMIT = 500  # a result set larger than this is a filter, not a search: the best 500
+SIMILAR_LIMIT = 100  # more like this has no threshold (everything is somewhat alike): the nearest 100
 
 
 class ResultGridModel(PhotoGridModel):
@@ -29,8 +30,17 @@ class ResultGridModel(PhotoGridModel):
 
     def __init__(self, *args, **kw):
         self._results: list[int] | None = None
+        self._order = None   # photo id -> sort key (by date), or None: cluster by cluster, by id
         self.results_title = ""
         super().__init__(*args, **kw)
+
+    def set_order(self, key) -> None:
+        """Sort the rows by KEY(photo id) (None: the usual order). Results keep their ranking."""
+        self.beginResetModel()
+        self._order = key
+        self._ids = self._wanted()
+        self._rows = {p: r for r, p in enumerate(self._ids)}
+        self.endResetModel()
 
     @property
     def showing_results(self) -> bool:
@@ -67,7 +77,8 @@ class ResultGridModel(PhotoGridModel):
 
     def _wanted(self) -> list[int]:
         if self._results is None:
-            return super()._wanted()
+            ids = super()._wanted()
+            return sorted(ids, key=self._order) if self._order is not None else ids
         s = self._session
         return [p for p in self._results if s is not None and s.relpath(p)]
 
@@ -103,6 +114,10 @@ class SearchController(QObject):
         self.new_cluster.triggered.connect(lambda checked=False: self.cluster_from_results())
         win.grid_model.resultsLeft.connect(self._left)
         win.stateInstalled.connect(self.invalidate)
+        self.sort_by_date = QAction("Sort by &Date", win)
+        self.sort_by_date.setCheckable(True)
+        self.sort_by_date.setStatusTip("Show the grid oldest first (capture time, else file time)")
+        self.sort_by_date.toggled.connect(self._sort_toggled)
 
     # -- the core's searcher ---------------------------------------------------------------
     def invalidate(self, *_) -> None:
@@ -119,6 +134,14 @@ class SearchController(QObject):
     def offline_limited(self) -> bool:
         lib = self.win.library
         return lib is not None and lib.model == "lite"
+
+    def _sort_toggled(self, on: bool) -> None:
+        s = self.searcher() if on else None
+        if on and s is None:
+            return
+        times = s.times if s is not None else {}
+        self.win.grid_model.set_order((lambda p: (times.get(p, float("inf")), p)) if on else None)
+        self.win._push_map_selection()
 
     # -- queries -------------------------------------------------------------------------
     def search(self, text: str) -> bool:
@@ -151,7 +174,7 @@ class SearchController(QObject):
         if s is None:
             return False
         try:
-            result = s.similar(photo_ids, limit=RESULT_LIMIT)
+            result = s.similar(photo_ids, limit=SIMILAR_LIMIT)
         except PhotoclustError as err:
             self.win.tell(str(err), error=True)
             return False
@@ -221,4 +244,9 @@ def install_search(win) -> SearchController:
     win.grid_view.selectionModel().selectionChanged.connect(
         lambda *_: ctl.more_like_this.setEnabled(win.has_selected_photos()))
     ctl.more_like_this.setEnabled(False)
+    for a in win.menuBar().actions():   # View menu: after what actions.py put there
+        if a.menu() is not None and a.text().replace("&", "") == "View":
+            a.menu().addSeparator()
+            a.menu().addAction(ctl.more_like_this)
+            a.menu().addAction(ctl.sort_by_date)
     return ctl

@@ -63,7 +63,7 @@ def test_more_like_this_on_a_photo_and_results_become_a_cluster(opened, qtbot):
     win.actions._menu.close()
     win.search.more_like_this.trigger()
     ids = win.grid_model.photo_ids()
-    assert ids[0] == first and len(ids) == 42
+    assert ids[0] == first and len(ids) == 42  # all of them: fewer than the limit
     group = win.session.relpath(first).split("/")[0]
     assert all(win.session.relpath(p).startswith(group) for p in ids[1:14])  # its own group first
     assert win.grid_header.text().startswith("More like r00.jpg")
@@ -92,3 +92,16 @@ def test_colour_swatches_search_by_colour(make_window, built_folder, qtbot):
     assert all(r.startswith("blues/") for r in _rels(win)[:10])
     win.search_bar.swatches["red"].click()
     qtbot.waitUntil(lambda: _rels(win) and _rels(win)[0].startswith("reds/"), timeout=5000)
+
+
+def test_sort_by_date_orders_the_grid_by_capture_or_file_time(opened):
+    win = opened
+    ids = win.grid_model.photo_ids()
+    searcher = win.search.searcher()
+    for k, pid in enumerate(ids):   # dates in reverse id order (what the library would say)
+        searcher.times[pid] = 1_600_000_000 + (len(ids) - k) * 3600
+    win.search.sort_by_date.setChecked(True)
+    assert win.grid_model.photo_ids() == ids[::-1]
+    win.search.sort_by_date.setChecked(False)
+    assert win.grid_model.photo_ids() == ids
+    assert win.search.sort_by_date in [a for m in win.menuBar().actions() if m.menu() for a in m.menu().actions()]
