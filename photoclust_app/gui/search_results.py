@@ -122,6 +122,19 @@ class SearchController(QObject):
     # -- the core's searcher ---------------------------------------------------------------
     def invalidate(self, *_) -> None:
         self._searcher = None
+        self._days = None
+
+    def date_range(self, photo_ids) -> str:
+        """'2021-07-14 – 2021-08-02' for these photos (capture day, else file day); cheap:
+        one read of the photos table per library state, no vectors."""
+        from photoclust_app.core.search.dates import date_range, photo_time
+
+        if getattr(self, "_days", None) is None:
+            lib = self.win.library
+            if lib is None:
+                return ""
+            self._days = {pid: photo_time(t, m)[1] for pid, (t, _, m) in lib.capture_times().items()}
+        return date_range([self._days[p] for p in photo_ids if p in self._days])
 
     def searcher(self):
         if self._searcher is None and self.win.library is not None:

@@ -105,3 +105,14 @@ def test_sort_by_date_orders_the_grid_by_capture_or_file_time(opened):
     win.search.sort_by_date.setChecked(False)
     assert win.grid_model.photo_ids() == ids
     assert win.search.sort_by_date in [a for m in win.menuBar().actions() if m.menu() for a in m.menu().actions()]
+
+
+def test_the_header_shows_the_clusters_date_range(opened):
+    win = opened
+    ids = win.grid_model.photo_ids()
+    day = win.search.date_range(ids[:1])
+    assert len(day) == 10 and f"red things \u00b7 {day}" in win.grid_header.text()  # from the library
+    win.search._days = {p: "2021-07-14" for p in ids}
+    win.search._days[ids[5]] = "2021-08-02"
+    win._update_header()
+    assert win.grid_header.text() == "red things \u00b7 2021-07-14 \u2013 2021-08-02 \u2014 12 photos"
