@@ -114,6 +114,9 @@ class SearchController(QObject):
         self.new_cluster.triggered.connect(lambda checked=False: self.cluster_from_results())
         win.grid_model.resultsLeft.connect(self._left)
         win.stateInstalled.connect(self.invalidate)
+        self.show_events = QAction("&Events\u2026", win)
+        self.show_events.setStatusTip("Split the shown photos (or the library) where a few hours pass without a photo")
+        self.show_events.triggered.connect(lambda checked=False: self.open_events())
         self.sort_by_date = QAction("Sort by &Date", win)
         self.sort_by_date.setCheckable(True)
         self.sort_by_date.setStatusTip("Show the grid oldest first (capture time, else file time)")
@@ -127,14 +130,33 @@ class SearchController(QObject):
     def date_range(self, photo_ids) -> str:
         """'2021-07-14 – 2021-08-02' for these photos (capture day, else file day); cheap:
         one read of the photos table per library state, no vectors."""
-        from photoclust_app.core.search.dates import date_range, photo_time
+        from photoclust_app.core.search.dates import date_range
+
+        self._read_dates()
+        return date_range([self._days[p] for p in photo_ids if p in self._days])
+
+    def _read_dates(self) -> None:
+        from photoclust_app.core.search.dates import photo_time
 
         if getattr(self, "_days", None) is None:
             lib = self.win.library
-            if lib is None:
-                return ""
-            self._days = {pid: photo_time(t, m)[1] for pid, (t, _, m) in lib.capture_times().items()}
-        return date_range([self._days[p] for p in photo_ids if p in self._days])
+            times = {pid: photo_time(t, m) for pid, (t, _, m) in lib.capture_times().items()} if lib else {}
+            self._times = {p: v[0] for p, v in times.items()}
+            self._days = {p: v[1] for p, v in times.items()}
+
+    def events(self, photo_ids, gap_hours: float):
+        """Events (core/search/dates.Event) among PHOTO_IDS, split at gaps over GAP_HOURS."""
+        from photoclust_app.core.search.dates import events
+
+        self._read_dates()
+        return events({p: self._times[p] for p in photo_ids if p in self._times}, gap_hours)
+
+    def show_event(self, event) -> None:
+        from photoclust_app.core.search.query import Hit, SearchResult
+
+        hits = [Hit(p, self.win.session.relpath(p), 1.0) for p in event.photo_ids]
+        self.last_query = ""
+        self._show(SearchResult(hits, "event"), f"Event {event.label}")
 
     def searcher(self):
         if self._searcher is None and self.win.library is not None:
@@ -147,6 +169,16 @@ class SearchController(QObject):
     def offline_limited(self) -> bool:
         lib = self.win.library
         return lib is not None and lib.model == "lite"
+
+    def open_events(self):
+        from photoclust_app.gui.events_dialog import EventsDialog
+
+        if self.win.session is None:
+            return None
+        dialog = EventsDialog(self, self.win)
+        dialog.show()
+        self._events_dialog = dialog
+        return dialog
 
     def _sort_toggled(self, on: bool) -> None:
         s = self.searcher() if on else None
@@ -262,4 +294,5 @@ def install_search(win) -> SearchController:
             a.menu().addSeparator()
             a.menu().addAction(ctl.more_like_this)
             a.menu().addAction(ctl.sort_by_date)
+            a.menu().addAction(ctl.show_events)
     return ctl

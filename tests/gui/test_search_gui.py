@@ -116,3 +116,20 @@ def test_the_header_shows_the_clusters_date_range(opened):
     win.search._days[ids[5]] = "2021-08-02"
     win._update_header()
     assert win.grid_header.text() == "red things \u00b7 2021-07-14 \u2013 2021-08-02 \u2014 12 photos"
+
+
+def test_events_split_the_shown_photos_and_show_one_in_the_grid(opened):
+    win = opened
+    ids = win.grid_model.photo_ids()
+    win.search._read_dates()
+    for k, p in enumerate(ids):   # two outings: six photos a minute apart, then six a day later
+        win.search._times[p] = 1_600_000_000 + (k % 6) * 60 + (k // 6) * 86400
+    dialog = win.search.open_events()
+    assert not dialog.whole.isChecked() and [len(e.photo_ids) for e in dialog.found] == [6, 6]
+    dialog.gap.setValue(30.0)
+    assert [len(e.photo_ids) for e in dialog.found] == [12]
+    dialog.gap.setValue(4.0)
+    dialog._picked(dialog.list.item(1))
+    assert win.grid_model.showing_results and win.grid_model.photo_ids() == ids[6:]
+    assert win.grid_header.text().startswith("Event ")
+    dialog.close()
