@@ -104,6 +104,9 @@ class SearchController(QObject):
         super().__init__(win)
         self.win = win
         self._searcher = None
+        self._generation = 0      # bumped when the library state changes: older builds are dropped
+        self._building = False
+        self._pending: str | None = None
         self.last_query = ""
         self.more_like_this = QAction("More &Like This", win)
         self.more_like_this.setShortcut(QKeySequence("Ctrl+L"))
@@ -126,6 +129,49 @@ class SearchController(QObject):
     def invalidate(self, *_) -> None:
         self._searcher = None
         self._days = None
+        self._generation += 1
+        self._building = False
+
+    def prepare(self) -> None:
+        """Build the Searcher in a thread (on its own read connection): at 100k photos reading
+        the vectors takes a second or two, which the GUI thread should not spend. Called on
+        the first keystroke; the debounced search then waits for it."""
+        lib = self.win.library
+        if self._searcher is not None or self._building or lib is None:
+            return
+        import threading
+
+        from photoclust_app.core.search import Searcher
+        from photoclust_app.gui.tasks.gui_thread import call_in_gui, prepare
+
+        prepare()
+        self._building = True
+        generation = self._generation
+
+        def work():
+            try:
+                reader = lib.reader()
+                try:
+                    result = Searcher(reader)
+                finally:
+                    reader.close()
+            except Exception as err:   # handed over; the next search builds in place and says why
+                result = err
+            call_in_gui(self._built, generation, result)
+
+        threading.Thread(target=work, daemon=True, name="search-index").start()
+
+    def _built(self, generation: int, result) -> None:
+        if generation != self._generation:
+            return   # the library changed meanwhile
+        self._building = False
+        if isinstance(result, Exception):
+            log.info("Search index not built in the background: %s", result)
+        else:
+            self._searcher = result
+        if self._pending is not None:
+            text, self._pending = self._pending, None
+            self.search(text)
 
     def date_range(self, photo_ids) -> str:
         """'2021-07-14 – 2021-08-02' for these photos (capture day, else file day); cheap:
@@ -193,8 +239,13 @@ class SearchController(QObject):
         """Show the photos matching TEXT; an empty TEXT ends the search."""
         text = (text or "").strip()
         if not text:
+            self._pending = None
             self.clear()
             return False
+        if self._searcher is None and self._building:
+            self._pending = text   # searched as soon as the index is read
+            self.notice.emit("Preparing search\u2026")
+            return True
         s = self.searcher()
         if s is None:
             return False
@@ -280,6 +331,7 @@ def install_search(win) -> SearchController:
     centre.layout().insertWidget(0, bar)
     ctl = SearchController(win)
     bar.searchRequested.connect(ctl.search)
+    bar.edit.textEdited.connect(lambda *_: ctl.prepare())
     ctl.notice.connect(bar.show_notice)
     bar.results_button.clicked.connect(lambda: ctl.cluster_from_results())
     win.grid_model.modelReset.connect(lambda: bar.set_results_shown(win.grid_model.showing_results))

@@ -133,3 +133,12 @@ def test_events_split_the_shown_photos_and_show_one_in_the_grid(opened):
     assert win.grid_model.showing_results and win.grid_model.photo_ids() == ids[6:]
     assert win.grid_header.text().startswith("Event ")
     dialog.close()
+
+
+def test_typing_reads_the_index_in_the_background_then_searches(opened, qtbot):
+    win = opened
+    win.search.invalidate()
+    qtbot.keyClicks(win.search_bar.edit, "blues/")
+    qtbot.waitUntil(lambda: win.grid_header.text().startswith("Search \u201cblues/\u201d"), timeout=10000)
+    assert len(win.grid_model.photo_ids()) == 14 and win.search._searcher is not None
+    assert not win.search._building
