@@ -49,8 +49,10 @@ def test_picking_a_cluster_ends_the_search_and_the_cluster_filter_still_works(op
 def test_text_the_model_cannot_read_is_a_sentence(opened, qtbot):
     win = opened
     _search(win, qtbot, "dog on a beach")
-    assert not win.grid_model.showing_results
-    assert "hand" in win.search_bar.notice.text()   # the library's model has no text search
+    assert win.grid_model.photo_ids() == []   # no file is named so either
+    assert "hand" in win.search_bar.notice.text() and "file or folder name" in win.search_bar.notice.text()
+    _search(win, qtbot, "r00")
+    assert _rels(win) == ["reds/r00.jpg"]
 
 
 def test_more_like_this_on_a_photo_and_results_become_a_cluster(opened, qtbot):

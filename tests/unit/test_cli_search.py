@@ -77,3 +77,16 @@ def test_events_and_cluster_date_ranges(folder, capsys):
     assert rows[0]["dates"].startswith("2023-07-14 \u2013 ") and rows[0]["size"] == 2
     code, out, _ = run(capsys, "events", str(folder), "--cluster", "mixed", "--json")
     assert code == 0 and [len(e["photos"]) for e in json.loads(out)] == [1, 1]
+
+
+def test_a_model_without_its_weights_falls_back_to_names(folder, capsys, monkeypatch):
+    from photoclust_app.core import embed
+    from photoclust_app.core.errors import ModelUnavailable
+
+    def unavailable(*a, **k):
+        raise ModelUnavailable("CLIP weights could not be downloaded (no network)")
+
+    monkeypatch.setattr(embed, "create_embedder", unavailable)
+    code, out, err = run(capsys, "search", str(folder), "trips", "--json")
+    assert code == 0 and "no network" in err and "file or folder name" in err
+    assert [r["path"] for r in json.loads(out)] == ["trips/IMG_0001.jpg"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from photoclust_app.core.errors import PhotoclustError
+from photoclust_app.core.errors import ModelUnavailable, PhotoclustError
 from photoclust_app.core.ingest.capture_time import FILE_TIME
 from photoclust_app.core.search.dates import photo_time
 from photoclust_app.core.search.filters import BadQuery, Query, parse_query
@@ -112,7 +112,12 @@ class Searcher:
         if len(self.index) == 0:
             return SearchResult([], "text", "No photo has been indexed yet.")
         allowed = self._mask(ids) if (q.has_filters or within is not None) else None
-        emb = self.embedder()
+        try:
+            emb = self.embedder()
+        except ModelUnavailable as err:   # CLIP weights not here (offline): names still work
+            reason = str(err).rstrip(".")
+            return self._by_name(q, ids, limit, f"Text search needs the model's weights ({reason}). "
+                                                "Showing photos whose file or folder name contains it.")
         try:
             if not has_text_tower(emb) and self._scorer is None:
                 from photoclust_app.core.search.labels import LabelScorer
