@@ -120,6 +120,8 @@ class SearchController(QObject):
         self.show_events = QAction("&Events\u2026", win)
         self.show_events.setStatusTip("Split the shown photos (or the library) where a few hours pass without a photo")
         self.show_events.triggered.connect(lambda checked=False: self.open_events())
+        self.group_by_colour = QAction("Group by &Colour\u2026", win)
+        self.group_by_colour.triggered.connect(lambda checked=False: self.open_colour_groups())
         self.sort_by_date = QAction("Sort by &Date", win)
         self.sort_by_date.setCheckable(True)
         self.sort_by_date.setStatusTip("Show the grid oldest first (capture time, else file time)")
@@ -224,6 +226,16 @@ class SearchController(QObject):
         dialog = EventsDialog(self, self.win)
         dialog.show()
         self._events_dialog = dialog
+        return dialog
+
+    def open_colour_groups(self):
+        from photoclust_app.gui.colour_groups import ColourGroupsDialog
+
+        if self.win.session is None:
+            return None
+        dialog = ColourGroupsDialog(self, self.win)
+        dialog.show()
+        self._colour_dialog = dialog
         return dialog
 
     def _sort_toggled(self, on: bool) -> None:
@@ -347,4 +359,5 @@ def install_search(win) -> SearchController:
             a.menu().addAction(ctl.more_like_this)
             a.menu().addAction(ctl.sort_by_date)
             a.menu().addAction(ctl.show_events)
+            a.menu().addAction(ctl.group_by_colour)
     return ctl

@@ -144,3 +144,25 @@ def test_typing_reads_the_index_in_the_background_then_searches(opened, qtbot):
     qtbot.waitUntil(lambda: win.grid_header.text().startswith("Search \u201cblues/\u201d"), timeout=10000)
     assert len(win.grid_model.photo_ids()) == 14 and win.search._searcher is not None
     assert not win.search._building
+
+
+def test_group_by_colour_lists_dominant_colours_and_shows_a_group(make_window, built_folder, qtbot):
+    from photoclust_app.core.ingest.colour_backfill import backfill_colours
+    from photoclust_app.core.store.library import Library
+
+    with Library.open(built_folder) as lib:
+        backfill_colours(lib)
+    win = make_window()
+    assert win.open_folder(built_folder, index=False)
+    wait_idle(qtbot, win)
+    dialog = win.search.open_colour_groups()
+    assert not dialog.whole.isChecked() and sum(len(h) for h in dialog.groups.values()) == 12
+    dialog.whole.setChecked(True)
+    groups = dialog.groups
+    assert sum(len(h) for h in groups.values()) == 42
+    for folder, colour in (("reds/", "red"), ("blues/", "blue")):   # each group's own colour wins
+        assert colour in groups and all(h.relpath.startswith(folder) for h in groups[colour])
+    row = list(groups).index("blue")
+    dialog._picked(dialog.list.item(row))
+    assert win.grid_header.text().startswith("Mostly blue") and all(r.startswith("blues/") for r in _rels(win))
+    dialog.close()

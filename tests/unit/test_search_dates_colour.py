@@ -124,3 +124,15 @@ def test_colours_of_photos_indexed_before_come_from_thumbnails(dated_folder, mon
         assert len(ids) == 4
         s = Searcher(lib)
     assert [h.relpath for h in s.search("colour:grey", limit=1).hits] == ["grey.jpg"]
+
+
+def test_a_histogram_of_another_layout_is_recomputed(dated_folder):
+    from photoclust_app.core.ingest.colour_backfill import backfill_colours
+
+    with Library.open(dated_folder) as lib:
+        pid = next(iter(lib.relpaths()))
+        lib.set_colours({pid: np.ones(148, np.float32)})   # an older, shorter layout
+        assert pid not in lib.colour_matrix()[0].tolist()
+        assert backfill_colours(lib) == 1
+        ids, hists = lib.colour_matrix()
+        assert pid in ids.tolist() and hists.shape[1] == COLOUR_DIM

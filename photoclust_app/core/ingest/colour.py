@@ -1,9 +1,11 @@
 """A photo's colour descriptor: a small CIE Lab histogram, from pixels the index already has.
 
-Layout (COLOUR_DIM = 148 float16, 296 bytes per photo): a joint histogram of L (4 bins over
-0-100) x a (6 bins over -60..60) x b (6 bins over -60..60), summing to 1, then the share of
+Layout (COLOUR_DIM = 260 float16, 520 bytes per photo): a joint histogram of L (4 bins over
+0-100) x a (8 bins over -96..96) x b (8 bins over -96..96), summing to 1, then the share of
 pixels by chroma sqrt(a^2 + b^2): < 8 (grey), 8-16, 16-32, >= 32 (vivid), summing to 1.
-Computed on at most 64 px on the long side: colour proportions need no more.
+Computed on at most 64 px on the long side: colour proportions need no more. The a/b range
+reaches +-96 because saturated sRGB blue sits at b = -90 (a range of +-60 clipped it into
+the purple bins).
 """
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ import io
 import numpy as np
 from PIL import Image
 
-L_BINS, A_BINS, B_BINS = 4, 6, 6
-AB_RANGE = 60.0
+L_BINS, A_BINS, B_BINS = 4, 8, 8
+AB_RANGE = 96.0
 CHROMA_EDGES = (8.0, 16.0, 32.0)
 COLOUR_DIM = L_BINS * A_BINS * B_BINS + len(CHROMA_EDGES) + 1
 SIDE = 64

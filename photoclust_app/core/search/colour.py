@@ -64,3 +64,22 @@ def dominant_colours(hist: np.ndarray, top: int = 3) -> list[tuple[str, float]]:
     names = list(SWATCHES) + [GREY]
     scores = [(n, float(np.asarray(hist) @ swatch_weights(n))) for n in names]
     return sorted(scores, key=lambda kv: -kv[1])[:top]
+
+
+def group_by_colour(photo_ids: np.ndarray, hists: np.ndarray) -> dict[str, list[tuple[int, float]]]:
+    """Each photo under the swatch it scores highest for; groups largest first, photos in a
+    group by score. Photos without a colour (an all-zero histogram) are left out."""
+    names = list(SWATCHES) + [GREY]
+    if len(hists) == 0:
+        return {}
+    weights = np.stack([swatch_weights(n) for n in names], axis=1)   # (COLOUR_DIM, k)
+    scores = hists @ weights
+    best = scores.argmax(axis=1)
+    has = hists.sum(axis=1) > 0
+    groups: dict[str, list[tuple[int, float]]] = {}
+    for k, name in enumerate(names):
+        rows = np.flatnonzero((best == k) & has)
+        if len(rows):
+            rows = rows[np.argsort(-scores[rows, k], kind="stable")]
+            groups[name] = [(int(photo_ids[r]), float(scores[r, k])) for r in rows]
+    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))

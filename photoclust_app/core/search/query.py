@@ -159,6 +159,16 @@ class Searcher:
         pairs = more_like_this(self.index, photo_ids, limit, allowed)
         return SearchResult(self._hits(pairs), "similar")
 
+    def colour_groups(self, within=None) -> dict[str, list[Hit]]:
+        """Photos grouped by their dominant colour (search/colour.group_by_colour)."""
+        from photoclust_app.core.search.colour import group_by_colour
+
+        ids, hists = self._colour_ids, self._colours
+        if within is not None:
+            keep = np.isin(ids, np.asarray(list(within), dtype=np.int64))
+            ids, hists = ids[keep], hists[keep]
+        return {name: self._hits(pairs) for name, pairs in group_by_colour(ids, hists).items()}
+
     def sort_by_date(self, photo_ids) -> list[int]:
         """PHOTO_IDS oldest first (capture time, else file time)."""
         return sorted(photo_ids, key=lambda i: (self.times.get(i, float("inf")), i))

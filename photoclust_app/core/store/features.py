@@ -16,15 +16,23 @@ class FeatureStore:
 
     def colour_matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, float32 histograms) of every photo with one, ordered by id."""
-        rows = self._q("SELECT photo_id, hist FROM colours ORDER BY photo_id").fetchall()
+        from photoclust_app.core.ingest.colour import COLOUR_DIM
+
+        size = 2 * COLOUR_DIM   # a histogram of another layout is left out (recomputed by the next index)
+        rows = [r for r in self._q("SELECT photo_id, hist FROM colours ORDER BY photo_id")
+                if isinstance(r[1], (bytes, memoryview)) and len(r[1]) == size]
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         return ids, np.stack([np.frombuffer(r[1], dtype=np.float16) for r in rows]).astype(np.float32)
 
     def photos_without_colour(self) -> list[int]:
-        return [r[0] for r in self._q("SELECT p.id FROM photos p JOIN thumbnails t ON t.photo_id = p.id"
-                                      " WHERE p.id NOT IN (SELECT photo_id FROM colours) ORDER BY p.id")]
+        """Photos with a thumbnail and no colour histogram of the current layout."""
+        from photoclust_app.core.ingest.colour import COLOUR_DIM
+
+        return [r[0] for r in self._q(
+            "SELECT p.id FROM photos p JOIN thumbnails t ON t.photo_id = p.id WHERE p.id NOT IN"
+            " (SELECT photo_id FROM colours WHERE length(hist) = ?) ORDER BY p.id", (2 * COLOUR_DIM,))]
 
     def thumbnails_of(self, photo_ids: Iterable[int]) -> dict[int, bytes]:
         ids = [int(p) for p in photo_ids]

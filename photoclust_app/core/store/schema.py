@@ -109,7 +109,7 @@ CREATE TABLE history(
 
 # Search (issue 11): which EXIF tag the capture time came from (NULL: none, the file time is
 # used; or a library indexed before this step), and a small colour histogram per photo
-# (float16; layout in core/ingest/colour.py), filled at index time or from the thumbnails.
+# (float16; layout in core/ingest/colour.py; another layout's length is recomputed), filled at index time or from the thumbnails.
 _V3 = """
 ALTER TABLE photos ADD COLUMN taken_source TEXT;
 CREATE TABLE colours(
