@@ -15,7 +15,7 @@ from photoclust_app import __version__, cli_bench, cli_edits, cli_search
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
-               "rename", "move", "merge", "undo", "redo", *cli_search.COMMANDS)
+               "rename", "assign-rest", "move", "merge", "undo", "redo", *cli_search.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,12 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--workers", type=int, default=None, help="decode processes (default: by CPU count)")
 
-    s = sub.add_parser("cluster", help="group indexed photos (UMAP + HDBSCAN), lay out the map, suggest names")
+    s = sub.add_parser("cluster", help="group indexed photos (UMAP + a cluster hierarchy), lay out the map, "
+                                        "suggest names; the granularity is kept, and the window shares it")
     s.add_argument("folder")
-    s.add_argument("--min-cluster-size", type=int, default=None,
-                   help="smallest group; kept as the library's granularity, which the window shares "
-                        "(default: the granularity chosen last, else from the library's size)")
-    s.add_argument("--min-samples", type=int, default=None)
+    how = s.add_mutually_exclusive_group()
+    how.add_argument("--groups", type=_groups_arg, default=None, metavar="N|auto",
+                     help="exactly N groups, or auto (the default level); default: the choice made last")
+    how.add_argument("--level", type=int, default=None, metavar="L",
+                     help="a level of the hierarchy (0 = one group; see --list-levels)")
+    how.add_argument("--list-levels", action="store_true", help="print each level's cluster count; changes nothing")
+    s.add_argument("--min-cluster-size", type=int, default=None, metavar="N",
+                   help="smallest group (default 8); kept, like the granularity")
+    s.add_argument("--fresh", action="store_true", help="re-run UMAP and the hierarchy instead of cutting the "
+                                                         "current one")
     s.add_argument("--no-names", action="store_true", help="skip suggested names (no model load)")
 
     cli_edits.add_parsers(sub)
@@ -151,18 +158,52 @@ def cmd_cluster(args) -> int:
         if not lib.count_embedded():
             print("Nothing to cluster yet: run `photoclust index FOLDER` first.", file=sys.stderr)
             return 1
+        if args.list_levels:
+            return _list_levels(lib)
+        if args.min_cluster_size is not None and args.min_cluster_size < 2:
+            print("--min-cluster-size must be at least 2.", file=sys.stderr)
+            return 2
         mcs = pipeline.STORED if args.min_cluster_size is None else args.min_cluster_size
-        summary = pipeline.cluster(lib, min_cluster_size=mcs, min_samples=args.min_samples,
-                                   names=not args.no_names, progress=bar)
+        groups = pipeline.STORED if args.groups is None else (None if args.groups == "auto" else args.groups)
+        summary = pipeline.cluster(lib, groups=groups, level=args.level, min_cluster_size=mcs,
+                                   reuse=not args.fresh, names=not args.no_names, progress=bar)
         bar.finish()
         clusters = [c for c in lib.clusters() if c.size]
-    m = summary.metrics
+    m, p = summary.metrics, summary.params
+    how = {"auto": "automatic", "groups": f"exactly {p.get('groups')}", "level": f"level {p.get('level')}",
+           "kmeans": f"exactly {p.get('groups')}, by k-means (finer than the hierarchy goes)"}.get(p.get("mode"), "")
     print(f"{summary.n_clusters} clusters, {summary.unsorted} unsorted of {summary.n_photos} photos "
-          f"(min cluster size {summary.params.get('min_cluster_size', 'n/a')}, "
+          f"({how + ', ' if how else ''}smallest group {p.get('min_cluster_size', 'n/a')}, "
           f"noise {m.get('noise_fraction', 0):.1%}, silhouette {_num(m.get('silhouette'))}, "
           f"Davies-Bouldin {_num(m.get('davies_bouldin'))}) in {summary.seconds:.1f} s.")
     for c in clusters:
         print(f"  #{c.id:<4} {c.size:>6}  {c.display_name}")
+    return 0
+
+
+def _groups_arg(text: str):
+    if text == "auto":
+        return "auto"
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a number of groups (1 or more) or auto, not {text!r}")
+
+
+def _list_levels(lib) -> int:
+    from photoclust_app.core.clustering.plan import usable_tree
+    from photoclust_app.core.clustering import hierarchy
+    from photoclust_app.core import pipeline
+
+    ids, _ = lib.embedding_matrix()
+    found = usable_tree(lib, ids, pipeline.stored_granularity(lib) or hierarchy.MIN_SIZE)
+    if found is None:
+        print("No hierarchy covers the library as it is now: run `photoclust cluster FOLDER` first.", file=sys.stderr)
+        return 1
+    _, tree = found
+    print(f"{len(tree.order) + 1} levels; the automatic one is level {tree.default} "
+          f"({hierarchy.levels(tree)[tree.default][1]} clusters). First level with each count:")
+    for k, level in hierarchy.stops(tree):
+        print(f"  {k:>5} clusters  --level {level}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The session's edits on the command line: rename, move, merge, undo, redo.
+"""The session's edits on the command line: rename, move, merge, assign-rest, undo, redo.
 
 Each opens the library for writing, makes one edit through the same Session the window
 uses (so it is recorded in the library's history exactly as a drag in the window is),
@@ -21,6 +21,9 @@ def add_parsers(sub) -> None:
     s = sub.add_parser("merge", help="merge clusters into TARGET, which keeps its name")
     s.add_argument("folder")
     s.add_argument("clusters", nargs="+", metavar="CLUSTER", help="SOURCE... TARGET")
+    s = sub.add_parser("assign-rest", help="put every Unsorted photo into the cluster it is most like "
+                                           "(photos moved to Unsorted by hand stay)")
+    s.add_argument("folder")
     for name, what in (("undo", "undo the last edit (the window's history too)"), ("redo", "redo what undo undid")):
         s = sub.add_parser(name, help=what)
         s.add_argument("folder")
@@ -81,6 +84,15 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def cmd_assign_rest(args) -> int:
+    lib, s = _session(args.folder)
+    with lib:
+        n = s.assign_rest()
+        print(f"Assigned {n} Unsorted photo{'s' if n != 1 else ''} to their nearest clusters; "
+              f"{s.unsorted_count()} remain Unsorted.")
+    return 0
+
+
 def _step(folder: str, undo: bool) -> int:
     lib, s = _session(folder)
     with lib:
@@ -102,4 +114,4 @@ def cmd_redo(args) -> int:
     return _step(args.folder, False)
 
 
-COMMANDS = {"rename": cmd_rename, "move": cmd_move, "merge": cmd_merge, "undo": cmd_undo, "redo": cmd_redo}
+COMMANDS = {"rename": cmd_rename, "move": cmd_move, "merge": cmd_merge, "assign-rest": cmd_assign_rest, "undo": cmd_undo, "redo": cmd_redo}

@@ -19,24 +19,50 @@ from photoclust_app.core.store.library import Library
 
 log = logging.getLogger(__name__)
 
-# Library meta: the granularity the user chose (absent: automatic, from the library's size).
+# Library meta: the user's granularity. cluster.groups: "" (automatic: the tree's default
+# level) or N (exactly N groups); cluster.min_cluster_size: the smallest group (default 8).
+GROUPS_KEY = "cluster.groups"
 MIN_CLUSTER_SIZE_KEY = "cluster.min_cluster_size"
-_OLD_KEYS = ("gui.min_cluster_size",)  # where 0.1 kept it
-STORED = object()  # "the granularity stored in the library", as a default argument
+_OLD_KEYS = ("gui.min_cluster_size",)  # where 0.1 kept a (then sqrt(n)-scaled) size: ignored now
+STORED = object()  # "the setting stored in the library", as a default argument
 
 
 def stored_granularity(lib: Library) -> int | None:
-    """The granularity the user chose for this library, or None for automatic."""
-    for key in (MIN_CLUSTER_SIZE_KEY, *_OLD_KEYS):
-        value = lib.get_meta(key)
-        if value and value.isdigit() and int(value) >= 2:
-            return int(value)
+    """The smallest group the user chose for this library, or None for the default (8)."""
+    value = lib.get_meta(MIN_CLUSTER_SIZE_KEY)
+    if value and value.isdigit() and int(value) >= 2:
+        return int(value)
     return None
 
 
+def stored_groups(lib: Library) -> int | None:
+    """Exactly this many groups, or None for automatic."""
+    value = lib.get_meta(GROUPS_KEY)
+    return int(value) if value and value.isdigit() and int(value) >= 1 else None
+
+
 def granularity_settings(value: int | None) -> dict[str, str | None]:
-    """The meta rows that record a granularity choice (written with the clustering it made)."""
+    """The meta rows that record a smallest-group choice (written with the clustering it made)."""
     return {MIN_CLUSTER_SIZE_KEY: None if value is None else str(int(value))}
+
+
+def groups_settings(n: int | None) -> dict[str, str | None]:
+    """The meta row that records Automatic (None) or Exactly N."""
+    return {GROUPS_KEY: "" if n is None else str(int(n))}
+
+
+def current_stops(lib: Library) -> tuple[list[tuple[int, int]], int] | None:
+    """What the granularity slider offers without re-clustering: the stored tree's stops
+    ((clusters, level), fewest first) and the automatic level's cluster count; None when no
+    tree covers the library as it is (then a granularity change re-clusters). Reads ids only."""
+    from photoclust_app.core.clustering import hierarchy
+    from photoclust_app.core.clustering.plan import usable_tree
+
+    found = usable_tree(lib, lib.embedded_ids(), stored_granularity(lib) or hierarchy.MIN_SIZE)
+    if found is None:
+        return None
+    tree = found[1]
+    return hierarchy.stops(tree), hierarchy.levels(tree)[tree.default][1]
 
 
 def wants_clustering(lib: Library) -> bool:
@@ -48,19 +74,43 @@ def wants_clustering(lib: Library) -> bool:
     return last is None or lib.has_unclustered() or last.get("model") != lib.model
 
 
-def compute(lib: Library, *, min_cluster_size: int | None | object = STORED, min_samples: int | None = None,
-            names: bool = True, device: str = "auto", progress: ProgressFn | None = None,
-            cancel: CancelFn | None = None) -> ClusteringPlan:
-    """A clustering plan for the whole library, at the stored granularity unless one is given
-    (then applying the plan makes it the library's setting)."""
-    chosen = min_cluster_size is not STORED
-    mcs = min_cluster_size if chosen else stored_granularity(lib)
-    plan = compute_clustering(lib, min_cluster_size=mcs, min_samples=min_samples,
+def compute(lib: Library, *, groups: int | None | object = STORED, level: int | None = None,
+            min_cluster_size: int | None | object = STORED, reuse: bool = True, names: bool = True,
+            device: str = "auto", progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> ClusteringPlan:
+    """A clustering plan for the whole library: at the stored granularity unless one is given
+    (automatic: groups=None; exactly N: groups=N; a tree level: level=L), which applying the
+    plan then stores, undoably. ``reuse``: cut the current tree when it still covers the
+    library (a level change, no refit); False re-clusters from the embeddings."""
+    settings: dict = {}
+    if min_cluster_size is STORED:
+        mcs = stored_granularity(lib)
+    else:
+        mcs = min_cluster_size
+        settings.update(granularity_settings(mcs))
+    if level is not None:
+        n_groups = None
+    elif groups is STORED:
+        n_groups = stored_groups(lib)
+    else:
+        n_groups = groups
+        settings.update(groups_settings(n_groups))
+    plan = compute_clustering(lib, min_cluster_size=mcs, groups=n_groups, level=level, reuse=reuse,
                               namer=make_namer(lib.model, device) if names else None,
                               progress=progress, cancel=cancel)
-    if chosen:  # a new choice: applying the plan stores it, undoably
-        plan.settings = granularity_settings(mcs)
+    if level is not None:  # a level is stored as its cluster count, which any later tree can honour
+        settings.update(groups_settings(plan.metrics.get("n_clusters")))
+    plan.settings = settings
     return plan
+
+
+def granularity_text(plan: ClusteringPlan) -> str:
+    """The history entry's name for a granularity change."""
+    mode, n = plan.params.get("mode"), plan.metrics.get("n_clusters")
+    if mode == "auto":
+        return f"Automatic groups ({n})"
+    if mode == "level":
+        return f"Level {plan.params.get('level')} ({n} groups)"
+    return f"Exactly {n} groups" if mode == "groups" else "Re-cluster"
 
 
 def split(lib: Library, cluster_id: int, *, device: str = "auto", progress: ProgressFn | None = None,
@@ -68,13 +118,16 @@ def split(lib: Library, cluster_id: int, *, device: str = "auto", progress: Prog
     return compute_split(lib, cluster_id, namer=make_namer(lib.model, device), progress=progress, cancel=cancel)
 
 
-def cluster(lib: Library, *, min_cluster_size: int | None | object = STORED, min_samples: int | None = None,
-            names: bool = True, device: str = "auto", progress: ProgressFn | None = None,
-            cancel: CancelFn | None = None, text: str | None = "Re-cluster") -> ClusteringSummary:
+def cluster(lib: Library, *, groups: int | None | object = STORED, level: int | None = None,
+            min_cluster_size: int | None | object = STORED, reuse: bool = True, names: bool = True,
+            device: str = "auto", progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+            text: str | None = "Re-cluster") -> ClusteringSummary:
     """Compute and apply, as one undoable entry named TEXT (None: not undoable)."""
-    plan = compute(lib, min_cluster_size=min_cluster_size, min_samples=min_samples, names=names,
+    plan = compute(lib, groups=groups, level=level, min_cluster_size=min_cluster_size, reuse=reuse, names=names,
                    device=device, progress=progress, cancel=cancel)
     if lib.last_clustering() is None and text == "Re-cluster":
         text = "Cluster photos"
+    elif text == "Re-cluster" and plan.settings:
+        text = granularity_text(plan)
     return apply_clustering(lib, plan, text=text)
 

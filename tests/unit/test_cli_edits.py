@@ -101,13 +101,28 @@ def test_cluster_uses_the_granularity_chosen_in_the_window(tmp_path, capsys):
         lib.add_photos([IndexedPhoto(PhotoRecord(f"{i:02d}.jpg", 1, 1), str(i), PhotoMeta(1, 1), b"", v)
                         for i, v in enumerate(vectors)], "m")
         s = Session(lib)
-        # the window: the slider asks the engine for a plan at 7, then applies it
-        s.recluster(pipeline.compute(lib, min_cluster_size=7, names=False))
-        assert pipeline.stored_granularity(lib) == 7
+        s.recluster(pipeline.compute(lib, names=False))
+        assert len(s.clusters()) == 3
+        # the window: the slider asks the engine for 2 groups (a cut of the same tree), then applies it
+        plan = pipeline.compute(lib, groups=2, names=False)
+        assert plan.tree is None and plan.tree_id is not None  # no refit
+        s.recluster(plan)
+        assert pipeline.stored_groups(lib) == 2
+        assert len([c for c in s.clusters() if c.size]) == 2
         s.undo()  # undo restores the granularity with the clustering
-        assert pipeline.stored_granularity(lib) is None
+        assert pipeline.stored_groups(lib) is None
+        assert len([c for c in s.clusters() if c.size]) == 3
         s.redo()
+        s.recluster(pipeline.compute(lib, min_cluster_size=7, names=False))  # a new smallest group: a refit
+        assert pipeline.stored_granularity(lib) == 7 and pipeline.stored_groups(lib) == 2
     code, out = run(capsys, "cluster", tmp_path, "--no-names")
-    assert code == 0 and "min cluster size 7" in out
+    assert code == 0 and "2 clusters" in out and "exactly 2" in out and "smallest group 7" in out, out
     _, out = run(capsys, "info", tmp_path, "--json")
+    assert len(json.loads(out)["clusters"]) == 2
     assert json.loads(out)["last_clustering"]["params"]["min_cluster_size"] == 7
+    code, out = run(capsys, "cluster", tmp_path, "--groups", "auto", "--no-names")
+    assert code == 0 and "3 clusters" in out and "automatic" in out
+    code, out = run(capsys, "cluster", tmp_path, "--list-levels")
+    assert code == 0 and "the automatic one is level" in out and "      3 clusters  --level" in out
+    code, out = run(capsys, "cluster", tmp_path, "--groups", "50", "--no-names")
+    assert code != 0 and "at most 3 groups" in out + capsys.readouterr().err

@@ -11,14 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoclust_app.core.clustering.cluster import (
-    ClusterResult,
-    absorb_noise,
-    assign_gap_points,
-    cluster_vectors,
-    default_min_cluster_size,
-    default_min_samples,
-)
+from photoclust_app.core.clustering import hierarchy
+from photoclust_app.core.clustering.cluster import MIN_SIZE, ClusterResult, TooManyGroups, cluster_vectors, cut_result
 from photoclust_app.core.errors import Cancelled
 from photoclust_app.core.clustering.representatives import medoids, nearest_cluster, nearest_cluster_similarity
 
@@ -70,8 +64,8 @@ def test_result_types_and_numbering(blob_result):
     assert (r.probabilities[r.labels < 0] == 0).all()
     assert (r.probabilities[r.labels >= 0] > 0).all()
     params = json.loads(json.dumps(r.params))  # JSON-serialisable
-    assert params["seed"] == 3 and params["min_cluster_size"] == default_min_cluster_size(n)
-    assert params["cluster_selection_method"] == "leaf"
+    assert params["seed"] == 3 and params["min_cluster_size"] == MIN_SIZE == 8
+    assert params["path"] == "umap+hierarchy" and params["mode"] == "auto" and params["level"] == r.tree.default
     json.dumps(r.metrics)
 
 
@@ -83,14 +77,40 @@ def test_deterministic(blob_result):
     np.testing.assert_array_equal(r.probabilities, again.probabilities)
 
 
-def test_default_min_cluster_size_grows_like_sqrt():
-    assert default_min_cluster_size(0) == 5 and default_min_cluster_size(20) == 5
-    assert default_min_cluster_size(100) == 10
-    assert default_min_cluster_size(10_000) == 100
-    assert default_min_cluster_size(100_000) == 316
-    values = [default_min_cluster_size(n) for n in range(0, 5000, 37)]
-    assert values == sorted(values)
-    assert default_min_samples(31) == 31
+def test_small_groups_beside_big_ones_and_no_forced_members():
+    """The multi-scale default: three big groups and six of 10-14 photos each come out as
+    their own clusters (0.1's min size sqrt(n) = 29 merged or dropped every small one), and
+    two random directions stay Unsorted instead of being pushed into a cluster."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    sizes = (300, 250, 200, 14, 13, 12, 12, 11, 10)
+    X, truth = blobs(sizes=sizes, dim=48, spread=0.35, seed=5)
+    strays = unit(np.random.default_rng(9).normal(size=(2, 48)))
+    r = cluster_vectors(np.concatenate([X, strays]), seed=0)
+    lab = r.labels[:len(X)]
+    assert r.metrics["n_clusters"] == len(sizes), r.metrics
+    assert normalized_mutual_info_score(truth, lab) > 0.95
+    assert (r.labels[len(X):] == -1).all()
+
+
+def test_every_granularity_is_a_cut_of_one_tree(blob_result):
+    X, truth, r = blob_result
+    stops = hierarchy.stops(r.tree)
+    assert [k for k, _ in stops] == list(range(1, len(stops) + 1))  # every count, fewest first
+    for k, level in stops[:6]:
+        exact = cut_result(r.tree, r.reduced, groups=k)
+        assert exact.metrics["n_clusters"] == k and exact.params["mode"] == "groups" and exact.params["level"] == level
+        at = cut_result(r.tree, r.reduced, level=level)
+        np.testing.assert_array_equal(at.labels, exact.labels)
+    two = cut_result(r.tree, r.reduced, groups=2).labels
+    four = cut_result(r.tree, r.reduced, groups=4).labels
+    for k in range(4):  # nested: each cluster of four lies inside one cluster of two
+        inside = two[four == k]
+        assert len(np.unique(inside[inside >= 0])) <= 1
+    with pytest.raises(TooManyGroups, match="at most"):
+        cut_result(r.tree, r.reduced, groups=len(stops) + 1)
+    direct = cluster_vectors(X, seed=3, groups=2)
+    np.testing.assert_array_equal(direct.labels, two)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 5])
@@ -179,38 +199,6 @@ def test_cancel_before_start():
     with pytest.raises(Cancelled):
         cluster_vectors(X, progress=lambda *a: seen.append(a), cancel=lambda: True)
     assert seen == []
-
-
-def test_absorb_noise_only_when_clearly_close():
-    rng = np.random.default_rng(0)
-    a = rng.normal(0, 0.1, size=(30, 2))
-    b = rng.normal(0, 0.1, size=(30, 2)) + [5, 0]
-    inside = np.array([[0.05, 0.0]])  # deep inside cluster a: all its neighbours are in a
-    strays = rng.normal(0, 0.3, size=(10, 2)) + [2.5, 8]  # a loose group of other noise
-    Z = np.concatenate([a, b, inside, strays]).astype(np.float32)
-    labels = np.array([0] * 30 + [1] * 30 + [-1] * 11)
-    probs = np.concatenate([np.linspace(0.3, 1, 60), np.zeros(11)]).astype(np.float32)
-    new_labels, new_probs = absorb_noise(Z, labels, probs, k=15)
-    assert new_labels[60] == 0
-    assert (new_labels[61:] == -1).all()  # their neighbourhood is mostly Unsorted: they stay
-    assert 0 < new_probs[60] < probs[:30].min() and (new_probs[61:] == 0).all()
-    np.testing.assert_array_equal(new_labels[:60], labels[:60])
-
-
-def test_gap_points_fill_nearest_leaf_down_to_target():
-    Z = np.array([[0.0], [0.1], [0.2], [0.45], [0.6], [0.8], [0.9], [1.0], [5.0], [9.0]], dtype=np.float32)
-    leaf = np.array([0, 0, 0, -1, -1, 1, 1, 1, -1, -1])
-    eom = np.array([0, 0, 0, 0, 0, 0, 0, 0, -1, 1])  # 9.0: an eom cluster without leaf members
-    probs = np.array([1, .5, 1, 0, 0, 1, .8, 1, 0, 0], dtype=np.float32)
-    labels, new_probs, n = assign_gap_points(Z, leaf, probs, eom, target=0.0)
-    assert labels.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, -1, -1] and n == 2  # eom noise stays
-    assert new_probs[3] == pytest.approx(0.25) and new_probs[4] == pytest.approx(0.4)
-    assert new_probs[8] == 0
-    # target 30% of 10 points = 3 may stay Unsorted: only the gap point closest to a leaf moves
-    labels, _, n = assign_gap_points(Z, leaf, probs, eom, target=0.3)
-    assert n == 1 and labels.tolist() == [0, 0, 0, -1, 1, 1, 1, 1, -1, -1]
-    unchanged, _, n = assign_gap_points(Z, leaf, probs, eom, target=0.5)
-    assert n == 0 and unchanged.tolist() == leaf.tolist()
 
 
 def test_medoid_is_exact_and_first():

@@ -1,7 +1,10 @@
 """`photoclust bench cluster`: speed, peak memory and quality of the clustering stage.
 
 Runs the public entry points (cluster_vectors, layout_2d) on synthetic clustered embeddings
-and times each stage from their progress reports. JIT compilation is paid once up front
+and times each stage from their progress reports; then what a granularity change costs on the
+tree that run built (issue 9's targets at 100k: a level change <= 0.2 s, exactly N <= 10 s):
+the bare cut, the cut with its quality figures (what the plan computes), the slider's stops,
+exactly N at twice the automatic count, and the per-cluster cohesion the list shows. JIT compilation is paid once up front
 (``jit_warmup_s``) so the stage timings are those of a warmed-up app. Peak memory is sampled
 from the process RSS in a thread every 20 ms: tracemalloc and ru_maxrss deltas miss
 numba/C allocations or report a peak reached before the benchmark started.
@@ -53,7 +56,7 @@ def synthetic_embeddings(n: int, dim: int, seed: int = 0, n_blobs: int = 50,
 
 
 def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: ProgressFn | None = None) -> dict:
-    """Time UMAP n-D, HDBSCAN (+ noise absorption), UMAP 2-D on n synthetic embeddings."""
+    """Time UMAP n-D, the hierarchy, UMAP 2-D on n synthetic embeddings, then level changes."""
     from photoclust_app.core.clustering.cluster import cluster_vectors
     from photoclust_app.core.clustering.layout import layout_2d
     from photoclust_app.core.clustering.numba_cache import warm_up
@@ -80,7 +83,8 @@ def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: Progr
         "n": n, "dim": dim, "seed": seed,
         "jit_warmup_s": round(jit_s, 2),
         "umap_nd_s": round(marks["reduce:end"] - marks["reduce:start"], 2),
-        "hdbscan_s": round(marks["cluster:end"] - marks["cluster:start"], 2),
+        "hierarchy_s": round(marks["cluster:end"] - marks["cluster:start"], 2),
+        "hierarchy_parts_s": result.params.get("tree_seconds"),
         "cluster_total_s": round(t1 - t0, 2),
         "umap_2d_s": round(t2 - t1, 2),
         "rss_before_mb": rss.before_mb, "peak_rss_mb": rss.peak_mb,
@@ -89,8 +93,9 @@ def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: Progr
         "noise_fraction": round(result.metrics["noise_fraction"], 4),
         "true_noise_fraction": round(float((truth < 0).mean()), 4),
         "min_cluster_size": result.params["min_cluster_size"],
-        "min_samples": result.params["min_samples"],
     }
+    if result.tree is not None:
+        out.update(granularity_timings(result.tree, result.reduced, X))
     try:
         from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
@@ -100,6 +105,33 @@ def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: Progr
         pass
     log.info("bench_cluster %s", out)
     return out
+
+
+def granularity_timings(tree, Z: np.ndarray, X: np.ndarray) -> dict:
+    """Milliseconds for what the slider and "exactly N" do on a built tree."""
+    from photoclust_app.core.clustering import hierarchy
+    from photoclust_app.core.clustering.cluster import cut_result
+    from photoclust_app.core.clustering.cohesion import cohesion
+
+    def ms(fn) -> tuple[float, object]:
+        t = time.perf_counter()
+        value = fn()
+        return (time.perf_counter() - t) * 1000, value
+
+    stops_ms, stops = ms(lambda: hierarchy.stops(tree))
+    picks = [stops[i][1] for i in np.linspace(0, len(stops) - 1, min(21, len(stops))).round().astype(int)]
+    cuts = [ms(lambda lv=lv: hierarchy.cut(tree, lv))[0] for lv in picks]
+    with_metrics = [ms(lambda lv=lv: cut_result(tree, Z, level=lv))[0] for lv in picks[::4]]
+    auto = hierarchy.levels(tree)[tree.default][1]
+    n_exact = min(2 * auto, stops[-1][0])
+    exact_ms, exact = ms(lambda: cut_result(tree, Z, groups=n_exact))
+    cohesion_ms, _ = ms(lambda: cohesion(X, exact.labels))
+    return {"levels": len(tree.order) + 1, "stops": len(stops), "auto_clusters": auto,
+            "level_change_cut_ms_median": round(float(np.median(cuts)), 2),
+            "level_change_cut_ms_max": round(float(np.max(cuts)), 2),
+            "level_change_with_metrics_ms_max": round(float(np.max(with_metrics)), 1),
+            "stops_ms": round(stops_ms, 2), "exactly_n": n_exact, "exactly_n_ms": round(exact_ms, 1),
+            "cohesion_ms": round(cohesion_ms, 1)}
 
 
 class RssSampler:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from photoclust_app.core.errors import PhotoclustError
+from photoclust_app.core.clustering import hierarchy
 from photoclust_app.core.clustering.naming import Namer, suggest_names
 from photoclust_app.core.store.library import Library
 from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
@@ -23,6 +24,8 @@ from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_
 log = logging.getLogger(__name__)
 
 N_REPRESENTATIVES = 9
+# Library meta: the stored tree (store/trees.py) the current clusters were cut from.
+TREE_KEY = "cluster.tree"
 # An old cluster and a new one are "the same" when they share at least this share of the smaller.
 MATCH_OVERLAP = 0.5
 
@@ -44,7 +47,10 @@ class ClusteringPlan:
     seconds: float = 0.0
     alternatives: dict[int, list[str]] = field(default_factory=dict)  # label -> other names to offer
     settings: dict = field(default_factory=dict)  # library meta to store with it (the chosen granularity)
-    reduced: np.ndarray | None = None       # the space it clustered in (for benchmarks; not stored)
+    reduced: np.ndarray | None = None       # the space it clustered in (stored with a new tree)
+    tree: hierarchy.Tree | None = None      # a new run's hierarchy, stored when the plan is applied
+    tree_id: int | None = None              # the stored tree this plan was cut from (no refit)
+    stops: list[tuple[int, int]] = field(default_factory=list)  # (clusters, level) the tree offers
 
 
 @dataclass
@@ -57,55 +63,108 @@ class ClusteringSummary:
     seconds: float = 0.0
 
 
-def compute_clustering(lib: Library, *, min_cluster_size: int | None = None, min_samples: int | None = None,
-                       layout: bool = True, namer: Namer | None = None, seed: int = 42,
-                       progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> ClusteringPlan:
-    """Cluster every photo embedded with the library's model. Writes nothing."""
+def compute_clustering(lib: Library, *, min_cluster_size: int | None = None, groups: int | None = None,
+                       level: int | None = None, reuse: bool = True, layout: bool = True,
+                       namer: Namer | None = None, seed: int = 42, progress: ProgressFn | None = None,
+                       cancel: CancelFn | None = None) -> ClusteringPlan:
+    """Cluster every photo embedded with the library's model, automatically, at exactly
+    ``groups`` clusters or at tree ``level``. With ``reuse`` a granularity change cuts the tree
+    the current clusters came from when it still covers exactly these photos (milliseconds,
+    the map stays); else UMAP and a new tree. Writes nothing."""
     ids, vectors = lib.embedding_matrix()
-    return _compute(lib.model or "", ids, vectors, min_cluster_size=min_cluster_size, min_samples=min_samples,
+    m = int(min_cluster_size) if min_cluster_size is not None else hierarchy.MIN_SIZE
+    stored = usable_tree(lib, ids, m) if reuse else None
+    if stored is not None:
+        from photoclust_app.core.clustering.cluster import cut_result
+
+        tree_id, tree = stored
+        t0 = time.perf_counter()
+        z = lib.load_tree(tree_id).reduced
+        result = cut_result(tree, z, groups=groups, level=level, seed=seed,
+                            params={"seed": int(seed), "n": len(ids), "min_cluster_size": m, "path": "tree",
+                                    "tree": tree_id, "n_levels": len(tree.order) + 1,
+                                    "default_level": tree.default})
+        plan = _finish(lib.model or "", ids, vectors, result, layout=False, namer=namer, t0=t0)
+        plan.tree, plan.tree_id = None, tree_id
+        plan.stops = hierarchy.stops(tree)
+        return plan
+    return _compute(lib.model or "", ids, vectors, min_cluster_size=m, groups=groups, level=level,
                     layout=layout, namer=namer, seed=seed, progress=progress, cancel=cancel)
+
+
+def usable_tree(lib: Library, ids: np.ndarray, min_size: int) -> tuple[int, hierarchy.Tree] | None:
+    """The tree the current clusters were cut from, if it was built from exactly these photos
+    with this model and smallest group; None means a granularity change must re-cluster."""
+    stored = lib.load_tree(lib.get_meta(TREE_KEY))
+    if stored is None or stored.model != (lib.model or "") or not np.array_equal(stored.photo_ids, ids):
+        return None
+    try:
+        tree = hierarchy.from_bytes(stored.blob)
+    except ValueError:
+        log.warning("stored cluster tree %s is unreadable; re-clustering", stored.id)
+        return None
+    if tree.min_size != int(min_size) or len(tree.atom_of) != len(ids):
+        return None
+    return stored.id, tree
 
 
 def compute_split(lib: Library, cluster_id: int, *, namer: Namer | None = None, seed: int = 42,
                   progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> ClusteringPlan:
-    """Re-cluster one cluster's members on their own (finer than the library-wide run)."""
+    """Re-cluster one cluster's members on their own: its own UMAP and tree, cut at the tree's
+    default level, or into two when that level keeps it whole (the user asked for pieces)."""
     members = set(lib.cluster_members(cluster_id))
     ids, vectors = lib.embedding_matrix()
     keep = np.isin(ids, np.fromiter(members, dtype=np.int64, count=len(members)))
-    from photoclust_app.core.clustering.cluster import default_min_cluster_size
-
     n = int(keep.sum())
-    # Finer than the library default: the user asked for this cluster to come apart.
-    mcs = max(2, default_min_cluster_size(n) // 2) if n else 2
-    plan = _compute(lib.model or "", ids[keep], vectors[keep], min_cluster_size=mcs, min_samples=None,
-                    layout=False, namer=namer, seed=seed, progress=progress, cancel=cancel)
-    plan.scope = cluster_id
+    m = max(2, min(hierarchy.MIN_SIZE, n // 4)) if n else 2
+    plan = _compute(lib.model or "", ids[keep], vectors[keep], min_cluster_size=m, groups=None, level=None,
+                    layout=False, namer=None, seed=seed, progress=progress, cancel=cancel)
+    if plan.tree is not None and len({int(x) for x in plan.labels if x >= 0}) < 2:
+        two = hierarchy.level_for(plan.tree, 2)
+        if two is not None:
+            plan.labels = hierarchy.cut(plan.tree, two)
+            plan.probabilities = (plan.labels >= 0).astype(np.float32)
+    plan = _finish(plan.model, plan.photo_ids, vectors[keep], plan, layout=False, namer=namer, t0=None, relabel=True)
+    plan.scope, plan.tree = cluster_id, None
     return plan
 
 
-def _compute(model, ids, vectors, *, min_cluster_size, min_samples, layout, namer, seed, progress, cancel):
+def _compute(model, ids, vectors, *, min_cluster_size, groups, level, layout, namer, seed, progress, cancel):
     from photoclust_app.core.clustering.cluster import cluster_vectors
-    from photoclust_app.core.clustering.representatives import medoids
 
     progress = progress or no_progress
     t0 = time.perf_counter()
-    result = cluster_vectors(vectors, min_cluster_size=min_cluster_size, min_samples=min_samples, seed=seed,
+    result = cluster_vectors(vectors, min_cluster_size=min_cluster_size, groups=groups, level=level, seed=seed,
                              progress=progress, cancel=cancel)
     check_cancel(cancel)
-    labels = np.asarray(result.labels, dtype=np.int64)
-    reps_rows = medoids(vectors, labels, k=N_REPRESENTATIVES) if len(ids) else {}
-    reps = {int(lab): [int(ids[r]) for r in rows] for lab, rows in reps_rows.items()}
     xy = None
     if layout:
         from photoclust_app.core.clustering.layout import layout_2d
 
         xy = layout_2d(vectors, seed=seed, progress=progress, cancel=cancel)
         check_cancel(cancel)
+    plan = _finish(model, ids, vectors, result, layout=False, namer=namer, t0=t0)
+    plan.xy, plan.tree = xy, result.tree
+    plan.stops = hierarchy.stops(result.tree) if result.tree is not None else []
+    return plan
+
+
+def _finish(model, ids, vectors, result, *, layout, namer, t0, relabel=False) -> ClusteringPlan:
+    """Representatives and names for labels already chosen (a ClusterResult, or a plan to
+    relabel in place)."""
+    from photoclust_app.core.clustering.representatives import medoids
+
+    labels = np.asarray(result.labels, dtype=np.int64)
+    reps_rows = medoids(vectors, labels, k=N_REPRESENTATIVES) if len(ids) else {}
+    reps = {int(lab): [int(ids[r]) for r in rows] for lab, rows in reps_rows.items()}
     names, alternatives = suggest_names(vectors, labels, namer)
+    if relabel:
+        result.labels, result.representatives, result.names, result.alternatives = labels, reps, names, alternatives
+        return result
     return ClusteringPlan(model=model, photo_ids=np.asarray(ids, dtype=np.int64), labels=labels,
                           probabilities=np.asarray(result.probabilities, dtype=np.float32),
                           representatives=reps, names=names, alternatives=alternatives, params=dict(result.params),
-                          metrics=dict(result.metrics), xy=xy, seconds=time.perf_counter() - t0,
+                          metrics=dict(result.metrics), seconds=time.perf_counter() - t0,
                           reduced=result.reduced)
 
 
@@ -138,8 +197,13 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
     same entry, so undo puts them back too."""
     if plan.scope is not None:
         raise ValueError("apply_split applies a split plan")
-    with _recorded(lib, text, list(plan.settings), layout=plan.xy is not None):
-        for key, value in plan.settings.items():
+    settings = {**plan.settings, TREE_KEY: None}  # the tree's id is filled in below, once it has one
+    with _recorded(lib, text, list(settings), layout=plan.xy is not None):
+        if plan.tree is not None and plan.reduced is not None:
+            plan.tree_id = lib.save_tree(plan.model, plan.photo_ids, plan.reduced, hierarchy.to_bytes(plan.tree))
+        if plan.tree_id is not None:
+            settings[TREE_KEY] = str(plan.tree_id)
+        for key, value in settings.items():
             lib.set_meta(key, value)
         current = lib.assignment_table()
         manual = {pid for pid, (_, _, hand) in current.items() if hand}

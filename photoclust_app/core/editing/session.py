@@ -275,6 +275,26 @@ class Session(StateCache):
             rec.touch("representatives", [cluster_id])
             self.library.delete_cluster(cluster_id)
 
+    def assign_rest(self) -> int:
+        """Give every Unsorted photo the cluster it is most like (clustering/assign.py); photos
+        the user put into Unsorted by hand stay. One undoable entry; returns how many moved."""
+        from photoclust_app.core.clustering.assign import nearest_clusters
+
+        table = self.library.assignment_table()
+        ids, vectors = self.library.embedding_matrix()
+        cid = np.array([table.get(int(p), (None, 0, False))[0] or -1 for p in ids.tolist()], dtype=np.int64)
+        loose = np.flatnonzero((cid < 0) & np.array([not table.get(int(p), (None, 0, False))[2]
+                                                     for p in ids.tolist()], dtype=bool))
+        if not len(loose) or not (cid >= 0).any():
+            return 0
+        target, cos = nearest_clusters(vectors, cid, loose)
+        rows = [(int(ids[r]), int(t), float(max(c, 0.0)), False) for r, t, c in zip(loose, target, cos)]
+        noun = "photo" if len(rows) == 1 else "photos"
+        with self._edit(f"Assign {len(rows)} Unsorted {noun} to their nearest clusters") as rec:
+            rec.touch("assignments", [r[0] for r in rows])
+            self.library.assign_many(rows)
+        return len(rows)
+
     # -- whole-library changes -----------------------------------------------------------
     def _apply_whole(self, apply: Callable[[], object]) -> object:
         with self._editing():

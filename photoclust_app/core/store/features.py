@@ -1,5 +1,5 @@
 """What search reads and writes beside the embeddings: capture-time sources and colour
-histograms (schema 3)."""
+histograms (schema 4)."""
 from __future__ import annotations
 
 from typing import Iterable

@@ -176,6 +176,11 @@ class PhotoStore:
             " (SELECT 1 FROM assignments a WHERE a.photo_id=e.photo_id) LIMIT 1",
             (model or self.model,)).fetchone() is not None
 
+    def embedded_ids(self, model: str | None = None) -> np.ndarray:
+        """Ids of the photos embedded with MODEL, ascending (the rows embedding_matrix returns)."""
+        rows = self._q("SELECT photo_id FROM embeddings WHERE model=? ORDER BY photo_id", (model or self.model,))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
     def embedding_matrix(self, model: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, float32 vectors) for every photo embedded with MODEL, ordered by id."""
         model = model or self.model

@@ -11,7 +11,7 @@ import sqlite3
 
 from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _PHOTOS = """CREATE TABLE {name}(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -107,10 +107,25 @@ CREATE TABLE history(
 );
 """)
 
+# The cluster hierarchy of recent clustering runs (clustering/hierarchy.py): every granularity
+# of a run is a cut of its tree, so the slider and "exactly N" never refit. The meta key
+# cluster.tree names the tree the current clusters came from (history restores it on undo).
+_V3 = """
+CREATE TABLE cluster_trees(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    model TEXT NOT NULL,
+    photo_ids BLOB NOT NULL,
+    reduced BLOB NOT NULL,
+    dims INTEGER NOT NULL,
+    tree BLOB NOT NULL
+);
+"""
+
 # Search (issue 11): which EXIF tag the capture time came from (NULL: none, the file time is
 # used; or a library indexed before this step), and a small colour histogram per photo
 # (float16; layout in core/ingest/colour.py; another layout's length is recomputed), filled at index time or from the thumbnails.
-_V3 = """
+_V4 = """
 ALTER TABLE photos ADD COLUMN taken_source TEXT;
 CREATE TABLE colours(
     photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
@@ -119,7 +134,7 @@ CREATE TABLE colours(
 """
 
 # Index i upgrades a library from user_version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 
 def _newer(version: int) -> LibraryError:
