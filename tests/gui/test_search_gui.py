@@ -166,3 +166,11 @@ def test_group_by_colour_lists_dominant_colours_and_shows_a_group(make_window, b
     dialog._picked(dialog.list.item(row))
     assert win.grid_header.text().startswith("Mostly blue") and all(r.startswith("blues/") for r in _rels(win))
     dialog.close()
+
+
+def test_the_result_grid_model_passes_the_model_tester(opened, qtbot, qtmodeltester):
+    win = opened
+    _search(win, qtbot, "greens/")
+    qtmodeltester.check(win.grid_model, force_py=True)
+    win.search.clear()
+    qtmodeltester.check(win.grid_model, force_py=True)
