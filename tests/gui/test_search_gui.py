@@ -171,6 +171,8 @@ def test_group_by_colour_lists_dominant_colours_and_shows_a_group(make_window, b
 def test_the_result_grid_model_passes_the_model_tester(opened, qtbot, qtmodeltester):
     win = opened
     _search(win, qtbot, "greens/")
-    qtmodeltester.check(win.grid_model, force_py=True)
+    qtmodeltester.check(win.grid_model, force_py=True)   # it keeps watching the signals from here
     win.search.clear()
-    qtmodeltester.check(win.grid_model, force_py=True)
+    _search(win, qtbot, "r0")
+    win.select_clusters([win.session.cluster_ids()[1]])  # leaves the results
+    assert win.grid_model.rowCount() == 12
