@@ -11,12 +11,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from photoclust_app import __version__, cli_bench, cli_dedupe, cli_edits, cli_learn
+from photoclust_app import __version__, cli_bench, cli_dedupe, cli_edits, cli_learn, cli_search
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
                "rename", "assign-rest", "move", "merge", "undo", "redo", "suggest", "review", "clear-corrections",
-               *cli_dedupe.COMMANDS)
+               *cli_dedupe.COMMANDS, *cli_search.COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_edits.add_parsers(sub)
     cli_learn.add_parsers(sub)
     cli_dedupe.add_parsers(sub)
+    cli_search.add_parsers(sub)
 
     s = sub.add_parser("info", help="what the library holds")
     s.add_argument("folder")
@@ -391,4 +392,4 @@ def cmd_screenshot(args) -> int:
 
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
             "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cli_bench.cmd_bench, "screenshot": cmd_screenshot,
-            **cli_edits.COMMANDS, **cli_learn.COMMANDS, **cli_dedupe.COMMANDS}
+            **cli_edits.COMMANDS, **cli_learn.COMMANDS, **cli_dedupe.COMMANDS, **cli_search.COMMANDS}

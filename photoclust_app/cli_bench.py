@@ -57,6 +57,11 @@ def add_parser(sub) -> None:
     s.add_argument("--scale-n", type=int, default=100_000, help="stored embeddings to time the search on (0: skip)")
     s.add_argument("--scale-dim", type=int, default=512)
     s.add_argument("--json", action="store_true")
+    s = b.add_parser("search", help="text search and more-like-this query latency on N synthetic vectors")
+    s.add_argument("--n", type=int, default=100_000)
+    s.add_argument("--dim", type=int, default=512)
+    s.add_argument("--queries", type=int, default=50)
+    s.add_argument("--json", action="store_true")
     s = b.add_parser("cluster", help="UMAP / HDBSCAN speed and memory on synthetic embeddings")
     s.add_argument("--n", type=int, default=20000)
     s.add_argument("--dim", type=int, default=512)
@@ -119,6 +124,10 @@ def cmd_bench(args) -> int:
         bar.finish()
         print(json.dumps(result, indent=2, default=str) if args.json else format_table(result))
         return 0
+    elif args.bench == "search":
+        from photoclust_app.core.bench.search_bench import bench_search
+
+        result = bench_search(n=args.n, dim=args.dim, queries=args.queries, progress=bar)
     else:
         from photoclust_app.core.bench.cluster_bench import bench_cluster
 

@@ -23,6 +23,7 @@ class PhotoMeta:
     orientation: int = 1
     taken_at: str | None = None  # ISO 8601, from EXIF DateTimeOriginal
     camera: str | None = None
+    taken_source: str | None = None  # the EXIF tag taken_at came from (ingest/capture_time.py)
 
 
 @dataclass(frozen=True)

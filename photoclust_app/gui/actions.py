@@ -420,7 +420,9 @@ class WindowActions:
 
     def grid_context_menu(self, global_pos) -> None:
         menu = QMenu(self.win)
-        for a in (self.view, self.open_photo, self.show_folder, None, self.move_to, self.new_cluster):
+        search = getattr(self.win, "search", None)
+        for a in (self.view, self.open_photo, self.show_folder, None,
+                  *((search.more_like_this, None) if search is not None else ()), self.move_to, self.new_cluster):
             menu.addSeparator() if a is None else menu.addAction(a)
         menu.popup(global_pos)
         self._menu = menu

@@ -23,7 +23,7 @@ from photoclust_app.engine.engine import Engine
 from photoclust_app.gui.map_items import cluster_color
 from photoclust_app.gui.map_view import MapView
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel
-from photoclust_app.gui.models.photo_grid_model import PhotoGridModel
+from photoclust_app.gui.search_results import ResultGridModel, install_search
 from photoclust_app.gui.progress_panel import ProgressPanel, SkippedButton
 from photoclust_app.gui.quality import QualityWatcher
 from photoclust_app.gui.selection import LinkedSelection
@@ -58,9 +58,10 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.runner = TaskRunner(self)
         self.engine = Engine()  # torch / umap live in this child process, started on first use
         self.cluster_model = ClusterListModel()
-        self.grid_model = PhotoGridModel()
+        self.grid_model = ResultGridModel()   # the photo grid, able to show a search's results
         self._build_ui()
         self.actions = WindowActions(self)
+        self.search = install_search(self)
         self._connect()
         self._update_title()
         self._restore_geometry()

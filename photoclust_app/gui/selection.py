@@ -104,6 +104,9 @@ class LinkedSelection:
     def _update_header(self) -> None:
         if self.session is None:
             return
+        if getattr(self.grid_model, "results_title", ""):   # a search's results (gui/search_results.py)
+            self.grid_header.setText(self.grid_model.results_title)
+            return
         shown = self.grid_model.shown_clusters()
         n = self.grid_model.rowCount()
         if not shown:
@@ -113,7 +116,10 @@ class LinkedSelection:
                      else "Unsorted" for c in shown]
             more = " \u2026" if len(names) > 3 else ""
             plural = "s" if n != 1 else ""
-            text = f"{', '.join(names[:3])}{more} \u2014 {n:,} photo{plural}"
+            search = getattr(self, "search", None)   # the shown photos' dates (gui/search_results.py)
+            dates = search.date_range(self.grid_model.photo_ids()) if search is not None and n else ""
+            dates = f" \u00b7 {dates}" if dates else ""
+            text = f"{', '.join(names[:3])}{more}{dates} \u2014 {n:,} photo{plural}"
         self.grid_header.setText(text)
 
     def _apply_filter(self, *_) -> None:

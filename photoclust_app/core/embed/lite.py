@@ -23,12 +23,17 @@ log = logging.getLogger(__name__)
 FEATURE_NORM = 14.15
 
 
-def _imagenet_names() -> list[str]:
-    """Short readable ImageNet-1k names ('tabby, tabby cat' -> 'tabby'), shipped with timm."""
+def imagenet_descriptions() -> list[str]:
+    """ImageNet-1k class descriptions with every alias ('tabby, tabby cat'), shipped with timm."""
     from timm.data import ImageNetInfo
 
     info = ImageNetInfo()
-    return [info.index_to_description(i).split(",")[0].strip() for i in range(info.num_classes())]
+    return [info.index_to_description(i) for i in range(info.num_classes())]
+
+
+def _imagenet_names() -> list[str]:
+    """Short readable ImageNet-1k names ('tabby, tabby cat' -> 'tabby')."""
+    return [d.split(",")[0].strip() for d in imagenet_descriptions()]
 
 
 def load_lite_state_dict(model) -> None:
@@ -85,6 +90,12 @@ class LiteEmbedder(TorchEmbedder):
         x = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
         with torch.inference_mode():
             return self._forward(self._model, x.to(self.device, self._model.conv_stem.weight.dtype)).float().cpu().numpy()
+
+    def class_head(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ImageNet classifier as float32 (weight (1000, dim), bias (1000,)), for label search."""
+        self.load()
+        head = self._model.classifier
+        return (head.weight.detach().float().cpu().numpy(), head.bias.detach().float().cpu().numpy())
 
     def describe(self, centroids: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:
         import torch

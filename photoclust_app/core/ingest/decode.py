@@ -22,6 +22,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from photoclust_app.core.errors import UnreadableImage
+from photoclust_app.core.ingest.capture_time import capture_time, iso_datetime
+from photoclust_app.core.ingest.colour import colour_descriptor
 from photoclust_app.core.records import PhotoMeta
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class Decoded:
     pixels: np.ndarray  # uint8 (S, S, 3) RGB, EXIF-rotated, short side -> S, centre-cropped
     thumbnail: bytes  # JPEG, long side <= thumb_size, EXIF-rotated
     meta: PhotoMeta
+    colour: np.ndarray | None = None  # ingest/colour.py's Lab histogram of the same pixels
 
 
 def _ensure_plugins() -> None:
@@ -172,7 +175,7 @@ def _decode(fp, input_size: int, thumb_size: int) -> Decoded:
             raise UnreadableImage(f"truncated or corrupt {fmt} data") from err
         # EXIF after load(): Pillow's TIFF loader (like pillow-heif) applies the rotation
         # itself and drops the tag, so reading it earlier would rotate twice.
-        orientation, taken_at, camera = read_exif(im)
+        orientation, taken_at, taken_source, camera = read_exif_meta(im)
         rgb = _to_rgb(im)
         factor = min(rgb.size) // need
         if factor >= 2:  # PNG/TIFF/HEIC have no draft: a cheap box reduction first
@@ -180,10 +183,12 @@ def _decode(fp, input_size: int, thumb_size: int) -> Decoded:
         if orientation in _TRANSPOSE:
             rgb = rgb.transpose(_TRANSPOSE[orientation])
         pixels, thumb = _model_input(rgb, input_size), _thumbnail(rgb, thumb_size)
+        colour = colour_descriptor(rgb)
     if orientation >= 5:
         w, h = h, w
-    meta = PhotoMeta(width=w, height=h, orientation=orientation, taken_at=taken_at, camera=camera)
-    return Decoded(pixels, thumb, meta)
+    meta = PhotoMeta(width=w, height=h, orientation=orientation, taken_at=taken_at, camera=camera,
+                     taken_source=taken_source)
+    return Decoded(pixels, thumb, meta, colour)
 
 
 def _model_input(im: Image.Image, s: int) -> np.ndarray:
@@ -237,13 +242,19 @@ def _text(value) -> str | None:
 
 def read_exif(im: Image.Image) -> tuple[int, str | None, str | None]:
     """(orientation 1-8, taken_at ISO, camera); a corrupt EXIF block yields defaults."""
+    orientation, taken_at, _, camera = read_exif_meta(im)
+    return orientation, taken_at, camera
+
+
+def read_exif_meta(im: Image.Image) -> tuple[int, str | None, str | None, str | None]:
+    """(orientation 1-8, taken_at ISO, the EXIF tag it came from, camera)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Corrupt EXIF data": we fall back to defaults anyway
             exif = im.getexif()
             exif.get_ifd(0x8769)  # parse the sub-IFD now, inside the filter
     except Exception:
-        return 1, None, None
+        return 1, None, None, None
     orientation = 1
     try:
         o = exif.get(0x0112, 1)
@@ -251,13 +262,7 @@ def read_exif(im: Image.Image) -> tuple[int, str | None, str | None]:
         orientation = o if 1 <= o <= 8 else 1
     except Exception:
         pass
-    taken_at = None
-    try:
-        sub = exif.get_ifd(0x8769)
-        raw = _text(sub.get(0x9003) or sub.get(0x9004) or exif.get(0x0132))
-        taken_at = _iso_datetime(raw, _text(sub.get(0x9011)))
-    except Exception:
-        pass
+    taken_at, taken_source = capture_time(exif)
     camera = None
     try:
         make, model = _text(exif.get(0x010F)), _text(exif.get(0x0110))
@@ -266,23 +271,9 @@ def read_exif(im: Image.Image) -> tuple[int, str | None, str | None]:
         camera = " ".join(p for p in (make, model) if p) or None
     except Exception:
         pass
-    return orientation, taken_at, camera
-
-
-_EXIF_DT = re.compile(r"^(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+    return orientation, taken_at, taken_source, camera
 
 
 def _iso_datetime(raw: str | None, offset: str | None = None) -> str | None:
     """'2021:07:14 18:03:59' -> '2021-07-14T18:03:59' (+ offset when EXIF has one)."""
-    if not raw:
-        return None
-    m = _EXIF_DT.match(raw)
-    if not m:
-        return None
-    y, mo, d, hh, mi, ss = (int(g) for g in m.groups())
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mi < 60 and ss < 61 and y > 1800):
-        return None
-    iso = f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mi:02d}:{ss:02d}"
-    if offset and re.fullmatch(r"[+-]\d{2}:\d{2}", offset):
-        iso += offset
-    return iso
+    return iso_datetime(raw, offset)

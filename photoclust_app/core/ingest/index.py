@@ -199,6 +199,9 @@ def _index(lib: Library, folder: Path, model: str, device: str, batch_size: int,
     if todo:
         report.embedded = _decode_and_embed(lib, folder, todo, hashes, embedder, batch_size, workers, device,
                                             progress, cancel)
+    from photoclust_app.core.ingest.colour_backfill import backfill_colours
+
+    backfill_colours(lib, progress=progress, cancel=cancel)  # photos indexed before colours existed
     report.skipped = _all_skips(lib, scan_skips)
     report.seconds = time.perf_counter() - t0
     log.info("Indexed %s: %s", folder, report)
@@ -241,7 +244,7 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
             boost = threads is not None and threads < cores and pool.decoders_idle()
             with torch_threads(cores if boost else None):
                 vectors = embedder.embed(np.stack([r.decoded.pixels for r in ok]))
-            items = [IndexedPhoto(r.record, r.quick_hash, r.decoded.meta, r.decoded.thumbnail, v)
+            items = [IndexedPhoto(r.record, r.quick_hash, r.decoded.meta, r.decoded.thumbnail, v, r.decoded.colour)
                      for r, v in zip(ok, vectors)]
         timing["embed"] += time.perf_counter() - t
         t = time.perf_counter()

@@ -13,6 +13,7 @@ from photoclust_app.core.store.clusters import ClusterStore
 from photoclust_app.core.store.connection import Connection
 from photoclust_app.core.store.constraints import ConstraintStore
 from photoclust_app.core.store.duplicates import DuplicateStore
+from photoclust_app.core.store.features import FeatureStore
 from photoclust_app.core.store.history import HistoryStore
 from photoclust_app.core.store.location import LIBRARY_DIRNAME, LIBRARY_FILENAME, library_path_for
 from photoclust_app.core.store.photos import FileState, IndexedPhoto, PhotoStore
@@ -21,5 +22,6 @@ from photoclust_app.core.store.trees import TreeStore
 __all__ = ["Library", "IndexedPhoto", "FileState", "library_path_for", "LIBRARY_DIRNAME", "LIBRARY_FILENAME"]
 
 
-class Library(PhotoStore, ClusterStore, ConstraintStore, TreeStore, DuplicateStore, HistoryStore, Connection):
+class Library(PhotoStore, ClusterStore, ConstraintStore, TreeStore, DuplicateStore, FeatureStore, HistoryStore,
+              Connection):
     """A photo folder's library. Open with ``Library.open(folder)``; close when done."""

@@ -32,6 +32,7 @@ class IndexedPhoto:
     meta: PhotoMeta
     thumbnail: bytes
     vector: np.ndarray
+    colour: np.ndarray | None = None  # ingest/colour.py's histogram, when the decode made one
 
 
 @dataclass(frozen=True)
@@ -67,18 +68,22 @@ class PhotoStore:
                 key = enc(r.relpath)
                 pid = c.execute(
                     "INSERT INTO photos(relpath, size, mtime_ns, quick_hash, width, height, orientation,"
-                    " taken_at, camera, added_at) VALUES(?,?,?,?,?,?,?,?,?,?)"
+                    " taken_at, camera, added_at, taken_source) VALUES(?,?,?,?,?,?,?,?,?,?,?)"
                     " ON CONFLICT(relpath) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,"
                     " quick_hash=excluded.quick_hash, width=excluded.width, height=excluded.height,"
-                    " orientation=excluded.orientation, taken_at=excluded.taken_at, camera=excluded.camera, missing_since=NULL"
+                    " orientation=excluded.orientation, taken_at=excluded.taken_at, camera=excluded.camera, missing_since=NULL,"
+                    " taken_source=excluded.taken_source"
                     " RETURNING id",
                     (key, r.size, r.mtime_ns, it.quick_hash, m.width, m.height, m.orientation,
-                     m.taken_at, m.camera, now),
+                     m.taken_at, m.camera, now, m.taken_source),
                 ).fetchone()[0]
                 vec = np.ascontiguousarray(it.vector, dtype=np.float16)
                 c.execute("INSERT OR REPLACE INTO embeddings(photo_id, model, vector) VALUES(?,?,?)",
                           (pid, model, vec.tobytes()))
                 c.execute("INSERT OR REPLACE INTO thumbnails(photo_id, jpeg) VALUES(?,?)", (pid, it.thumbnail))
+                if it.colour is not None:
+                    c.execute("INSERT OR REPLACE INTO colours(photo_id, hist) VALUES(?,?)",
+                              (pid, np.ascontiguousarray(it.colour, dtype=np.float16).tobytes()))
                 c.execute("DELETE FROM skipped WHERE relpath=?", (key,))
                 ids.append(pid)
         return ids

@@ -11,7 +11,7 @@ import sqlite3
 
 from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _PHOTOS = """CREATE TABLE {name}(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -159,8 +159,19 @@ CREATE TABLE duplicate_members(
 CREATE INDEX duplicate_members_group ON duplicate_members(group_id);
 """
 
+# Search (issue 11): which EXIF tag the capture time came from (NULL: none, the file time is
+# used; or a library indexed before this step), and a small colour histogram per photo
+# (float16; layout in core/ingest/colour.py; another layout's length is recomputed), filled at index time or from the thumbnails.
+_V6 = """
+ALTER TABLE photos ADD COLUMN taken_source TEXT;
+CREATE TABLE colours(
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    hist BLOB NOT NULL
+);
+"""
+
 # Index i upgrades a library from user_version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 
 
 def _newer(version: int) -> LibraryError:
