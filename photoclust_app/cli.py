@@ -15,7 +15,7 @@ from photoclust_app import __version__, cli_bench, cli_dedupe, cli_edits, cli_le
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
-               "rename", "assign-rest", "move", "merge", "undo", "redo", "suggest", "review", "clear-corrections",
+               "rename", "assign-rest", "move", "merge", "undo", "redo", "suggest", "review", "split", "clear-corrections",
                *cli_dedupe.COMMANDS, *cli_search.COMMANDS)
 
 

@@ -1,4 +1,5 @@
-"""What the clustering learns from, on the command line: suggest, review, clear-corrections.
+"""What the clustering learns from, on the command line: suggest, review, split (by example),
+clear-corrections.
 
 The same Session calls the window makes, so a suggestion accepted or rejected here, or a
 reviewed photo, is recorded (and undoable) exactly as in the window."""
@@ -24,6 +25,12 @@ def add_parsers(sub) -> None:
     s.add_argument("--accept", nargs="+", metavar="PHOTO", default=[])
     s.add_argument("--dismiss", nargs="+", metavar="PHOTO", default=[], help="leave them Unsorted")
     s.add_argument("--json", action="store_true")
+    s = sub.add_parser("split", help="split a cluster: automatically, or by photos picked for each side")
+    s.add_argument("folder")
+    s.add_argument("cluster", help="a cluster id or its current name")
+    s.add_argument("--side", nargs="+", action="append", metavar="PHOTO", default=[],
+                   help="photos for one side (give --side two or more times)")
+    s.add_argument("--dry-run", action="store_true", help="show the division, change nothing")
     s = sub.add_parser("clear-corrections", help="forget hand placements and kept-out photos (the photos stay)")
     s.add_argument("folder")
     s.add_argument("cluster", nargs="?", help="one cluster (default: every cluster)")
@@ -97,6 +104,33 @@ def cmd_review(args) -> int:
     return 0
 
 
+def cmd_split(args) -> int:
+    from photoclust_app.core import pipeline
+    from photoclust_app.core.editing.resolve import UnknownTarget, resolve_cluster, resolve_photos
+
+    if len(args.side) == 1:
+        raise UnknownTarget("Give --side at least twice (the photos for each side), or no --side for an automatic split.")
+    lib, s = _open(args.folder)
+    with lib:
+        cid = resolve_cluster(s, args.cluster)
+        if cid is None:
+            raise UnknownTarget("Unsorted is not a cluster and cannot be split.")
+        if args.side:
+            plan = pipeline.split_by_example(lib, cid, [resolve_photos(s, side) for side in args.side])
+        else:
+            plan = pipeline.split(lib, cid)
+        parts = [int(k) for k in sorted(set(plan.labels.tolist()) - {-1})]
+        sizes = {k: int((plan.labels == k).sum()) for k in parts}
+        if args.dry_run or len(parts) < 2:
+            print(f"{_named(s, cid)} would split into {len(parts)}: "
+                  + ", ".join(f"{sizes[k]} photos" for k in sorted(parts, key=lambda k: -sizes[k])) + ".")
+            return 0
+        new = s.split(plan)
+        print(f"Split {_named(s, cid)}: it keeps {s.cluster(cid).size} photos; "
+              + ", ".join(f"{_named(s, c)} {s.cluster(c).size}" for c in new) + ".")
+    return 0
+
+
 def cmd_clear_corrections(args) -> int:
     from photoclust_app.core.editing.resolve import UnknownTarget, resolve_cluster
 
@@ -112,4 +146,4 @@ def cmd_clear_corrections(args) -> int:
     return 0
 
 
-COMMANDS = {"suggest": cmd_suggest, "review": cmd_review, "clear-corrections": cmd_clear_corrections}
+COMMANDS = {"suggest": cmd_suggest, "review": cmd_review, "split": cmd_split, "clear-corrections": cmd_clear_corrections}

@@ -154,6 +154,13 @@ def split(lib: Library, cluster_id: int, *, device: str = "auto", progress: Prog
     return compute_split(lib, cluster_id, namer=make_namer(lib.model, device), progress=progress, cancel=cancel)
 
 
+def split_by_example(lib: Library, cluster_id: int, sides: list[list[int]], *, device: str = "auto") -> ClusteringPlan:
+    """A split of CLUSTER_ID by the photos picked for each side (clustering/plan.py)."""
+    from photoclust_app.core.clustering.plan import compute_split_by_example
+
+    return compute_split_by_example(lib, cluster_id, sides, namer=make_namer(lib.model, device))
+
+
 def cluster(lib: Library, *, groups: int | None | object = STORED, level: int | None = None,
             min_cluster_size: int | None | object = STORED, reuse: bool = True, names: bool = True,
             device: str = "auto", progress: ProgressFn | None = None, cancel: CancelFn | None = None,

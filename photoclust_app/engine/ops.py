@@ -37,6 +37,15 @@ def split(progress, cancel, folder: str, device: str, cluster_id: int):
         return pipeline.split(lib, cluster_id, device=device, progress=progress, cancel=cancel)
 
 
-HANDLERS = {"index": index, "cluster": cluster, "split": split}
+def place(progress, cancel, folder: str):
+    """Where new photos go in the clusters as they are (applied by the window, undoably)."""
+    from photoclust_app.core import pipeline
+    from photoclust_app.core.store.library import Library
+
+    with Library.open(folder, readonly=True) as lib:
+        return pipeline.compute_placement(lib)
+
+
+HANDLERS = {"index": index, "cluster": cluster, "split": split, "place": place}
 # Ops that check cancel between batches get a grace period; the others are killed at once.
 GRACE = {"index": INDEX_CANCEL_GRACE_S}

@@ -41,7 +41,8 @@ def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine,
                     index: bool = True, cluster: bool = True, index_options: dict | None = None):
     """Saved state first (shown at once), then index what changed, then cluster if needed.
     Partial results: "state" (generation, SessionState), "skipped" [Skip], "index_report",
-    "plan" (ClusteringPlan, undoable), "cluster_error" sentence."""
+    "plan" (ClusteringPlan, undoable), "placement" (PlacementPlan: a few new photos join the
+    clusters as they are), "cluster_error" sentence."""
 
     def job(ctx):
         _warm_map_imports()
@@ -58,7 +59,17 @@ def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine,
         ctx.partial("index_report", report)
         _send_state(ctx, lib, generation)
         with lib.reader() as reader:
-            wanted, undoable = pipeline.wants_clustering(reader), reader.last_clustering() is not None
+            due, undoable = pipeline.after_index(reader), reader.last_clustering() is not None
+        wanted = due == "cluster"
+        if cluster and due == "place" and not ctx.cancelled():  # a few new photos join the clusters as they are
+            try:
+                ctx.partial("placement", engine.call("place", str(lib.folder), progress=ctx.progress,
+                                                     cancel=ctx.cancelled))
+            except Cancelled:
+                raise
+            except PhotoclustError as err:
+                ctx.partial("cluster_error", str(err))
+            return report
         if cluster and wanted and not ctx.cancelled():
             try:
                 plan = engine.call("cluster", str(lib.folder), device, progress=ctx.progress, cancel=ctx.cancelled)

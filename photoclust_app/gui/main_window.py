@@ -333,6 +333,13 @@ class MainWindow(LinkedSelection, QMainWindow):
                 return  # cancelled while the fit ran: discard
             self.session.recluster(plan, undoable=undoable, text="Re-cluster new photos")
             self.actions.load_granularity()
+        elif kind == "placement":
+            if self.runner.cancel_requested or not len(payload.photo_ids):
+                return
+            self.session.place_new(payload)
+            n, r = payload.n_placed, payload.n_review
+            self.tell(f"{n} new photo{'s' if n != 1 else ''} joined their clusters"
+                      + (f"; {r} wait{'s' if r == 1 else ''} in To review." if r else "."))
         elif kind == "cluster_error":
             self.tell(payload, error=True)
 

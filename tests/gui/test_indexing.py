@@ -137,7 +137,7 @@ def test_reopen_shows_saved_clusters_first_then_indexes_only_changes(make_window
     r = win.last_report
     assert (r.new, r.missing, r.unchanged, r.embedded) == (3, 1, 29, 3)
     assert win.session.photo_count() == 33 and win.session.missing_count() == 1  # kept, not deleted
-    # new photos were clustered (as an undoable step, since the library had clusters before)
+    # new photos joined the clusters as they are (placed, an undoable step), without a re-cluster
     assert not sql(win.library, "SELECT 1 FROM photos WHERE id NOT IN (SELECT photo_id FROM assignments)")
     assert win.session.can_undo and "new photos" in win.session.undo_text
 

@@ -150,3 +150,28 @@ def test_cli_suggest_review_and_index_placement(world, tmp_path, capsys):
     assert cli.main(["clear-corrections", str(folder), "Beach"]) == 0
     assert "Forgot 4 corrections" in capsys.readouterr().out
     assert new
+
+
+def test_split_by_example_previews_then_applies_and_undoes(world, capsys):
+    lib, s, g, _, _ = world
+    s.recluster(pipeline.compute(lib, groups=2, names=False))  # A's and B's looks in one cluster
+    M = home(s, g["A"] + g["B"])
+    plan = pipeline.split_by_example(lib, M, [g["A"][:2], g["B"][:2]])
+    row = {int(p): r for r, p in enumerate(plan.photo_ids.tolist())}
+    assert {int(plan.labels[row[p]]) for p in g["A"]} == {0} and {int(plan.labels[row[p]]) for p in g["B"]} == {1}
+    assert s.cluster_of(g["B"][5]) == M  # a plan is a preview: nothing written
+    new = s.split(plan)
+    assert len(new) == 1 and all(s.cluster_of(p) == M for p in g["A"]) and all(s.cluster_of(p) == new[0] for p in g["B"])
+    assert s.corrections(new[0])[0] == 2  # the picked photos are placed by hand
+    assert s.cluster(new[0]).display_name != s.cluster(M).display_name
+    s.undo()
+    assert all(s.cluster_of(p) == M for p in g["B"])
+    with pytest.raises(Exception, match="two sides"):
+        pipeline.split_by_example(lib, M, [g["A"][:2]])
+    with pytest.raises(Exception, match="one side only"):
+        pipeline.split_by_example(lib, M, [g["A"][:2], g["A"][1:3]])
+    folder = lib.folder
+    lib.close()
+    rel = lambda p: s.relpath(p)  # noqa: E731
+    assert cli.main(["split", str(folder), str(M), "--side", rel(g["A"][0]), "--side", rel(g["B"][0]), "--dry-run"]) == 0
+    assert "would split into 2: 60 photos, 50 photos" in capsys.readouterr().out

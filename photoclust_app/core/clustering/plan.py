@@ -61,6 +61,7 @@ class ClusteringPlan:
     tree: hierarchy.Tree | None = None      # a new run's hierarchy, stored when the plan is applied
     tree_id: int | None = None              # the stored tree this plan was cut from (no refit)
     stops: list[tuple[int, int]] = field(default_factory=list)  # (clusters, level) the tree offers
+    hand: set[int] = field(default_factory=set)  # photos a split by example places by hand
 
 
 @dataclass
@@ -308,8 +309,43 @@ def apply_split(lib: Library, plan: ClusteringPlan, *, text: str = "Split") -> l
                 rec.created("representatives", [cid])
                 new_ids.append(cid)
                 lib.assign(plan.photo_ids[plan.labels == lab].tolist(), cid, manual=False)
+            picked = [p for p in plan.photo_ids[plan.labels == lab].tolist() if p in plan.hand]
+            if picked:  # the photos the user picked for this side are placed by hand: they stay
+                lib.assign(picked, cid, manual=True)
             lib.set_representatives(cid, plan.representatives.get(lab, []))
     return new_ids
+
+
+def compute_split_by_example(lib: Library, cluster_id: int, sides: list[list[int]], *,
+                             namer: Namer | None = None) -> ClusteringPlan:
+    """Split a cluster by example: the user picks a few photos for each side (two or more);
+    every other member goes to the side whose picks it is most like (the mean of its best
+    cosines to them, as suggestions score). Writes nothing; apply_split applies it, and the
+    picked photos become hand placements of their side. A preview is this plan's labels."""
+    from photoclust_app.core.clustering.suggest import _affinity
+
+    members = np.array(sorted(lib.cluster_members(cluster_id)), dtype=np.int64)
+    picks = [[int(p) for p in dict.fromkeys(side) if int(p) in set(members.tolist())] for side in sides]
+    picks = [side for side in picks if side]
+    if len(picks) < 2:
+        raise PhotoclustError("Pick at least one photo of this cluster for each of two sides.")
+    if any(set(a) & set(b) for i, a in enumerate(picks) for b in picks[i + 1:]):
+        raise PhotoclustError("A photo was picked for two sides; pick each photo for one side only.")
+    ids, vectors = lib.embedding_matrix()
+    keep = np.isin(ids, members)
+    ids, X = ids[keep], vectors[keep]
+    Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    row = {int(p): r for r, p in enumerate(ids.tolist())}
+    scores = np.stack([_affinity(Xn, Xn[[row[p] for p in side if p in row]]) for side in picks])
+    labels = scores.argmax(axis=0).astype(np.int64)
+    for k, side in enumerate(picks):
+        labels[[row[p] for p in side if p in row]] = k
+    result = ClusteringPlan(model=lib.model or "", photo_ids=ids, labels=labels,
+                            probabilities=np.ones(len(ids), np.float32), representatives={}, names={},
+                            params={"path": "split-by-example", "sides": len(picks)}, metrics={})
+    plan = _finish(result.model, ids, X, result, layout=False, namer=namer, t0=None, relabel=True)
+    plan.scope, plan.hand = cluster_id, {p for side in picks for p in side}
+    return plan
 
 
 def split_names(origin: str, labels: list[int], suggested: dict[int, str], taken: set[str]) -> dict[int, str]:
