@@ -11,11 +11,11 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from photoclust_app import __version__, cli_bench, cli_edits
+from photoclust_app import __version__, cli_bench, cli_edits, cli_tags
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
-               "rename", "move", "merge", "undo", "redo")
+               "rename", "move", "merge", "undo", "redo", "tag")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out")
     s.add_argument("--size", type=cli_bench.size_arg, default=(1400, 900))
 
+    cli_tags.add_parser(sub)
     cli_bench.add_parser(sub)
     return p
 
@@ -300,4 +301,4 @@ def cmd_screenshot(args) -> int:
 
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
             "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cli_bench.cmd_bench, "screenshot": cmd_screenshot,
-            **cli_edits.COMMANDS}
+            **cli_edits.COMMANDS, **cli_tags.COMMANDS}
