@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", default="copy", choices=["copy", "move", "symlink", "hardlink"])
     s.add_argument("--dry-run", action="store_true", help="show what would be done; touch nothing")
     s.add_argument("--include-unsorted", action="store_true")
+    s.add_argument("--fresh", action="store_true",
+                   help="a separate export even where DEST holds an earlier one (default: update that one)")
 
     s = sub.add_parser("repair", help="move a damaged library aside (kept) so the next index starts afresh")
     s.add_argument("folder")
@@ -214,7 +216,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from photoclust_app.core.export import UNSORTED_FOLDER, plan_export, run_export
+    from photoclust_app.core.export import UNSORTED_FOLDER, plan_export, plan_update, run_export
     from photoclust_app.core.store.library import Library
     from photoclust_app.terminal_progress import TerminalProgress
 
@@ -228,8 +230,16 @@ def cmd_export(args) -> int:
         print("Nothing to export: no clusters yet (run `photoclust cluster FOLDER`).", file=sys.stderr)
         return 1
     try:
-        plan = plan_export(groups, args.dest, mode=args.mode, source_root=folder,
-                           others=[] if args.include_unsorted else unsorted)
+        update = None if args.fresh else plan_update(groups, args.dest, mode=args.mode, source_root=folder,
+                                                     others=[] if args.include_unsorted else unsorted)
+        if update is not None:
+            for line in update.info.lines():
+                print(line)
+            if update.plan is None:
+                print("Nothing new to export.")
+                return 0
+        plan = update.plan if update is not None else plan_export(
+            groups, args.dest, mode=args.mode, source_root=folder, others=[] if args.include_unsorted else unsorted)
         if args.dry_run:
             print(f"Dry run: would {args.mode} {len(plan.items)} photos into {printable_path(str(plan.dest))}:")
             for name, count in plan.folders:

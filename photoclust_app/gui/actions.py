@@ -394,7 +394,7 @@ class WindowActions:
             self.export_dialog.raise_()
             self.export_dialog.activateWindow()
             return
-        dlg = ExportDialog(w.session, w)  # it reads the clusters from the session, live
+        dlg = ExportDialog(w.session, w, settings=w.settings)  # it reads the clusters from the session, live
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.destroyed.connect(self._export_dialog_gone)
         # A move export (or undoing one) takes photos out of / back into the folder: re-index.

@@ -105,7 +105,9 @@ def test_preview_plans_off_the_gui_thread_and_drops_stale_results(dialog, tmp_pa
     dialog.set_destination(tmp_path / "a")
     dialog.set_mode("symlink")
     dialog.set_destination(tmp_path / "b")
-    # Back here while the first plan is still held: the GUI thread did not wait for it.
+    # Back here while the first plan is still held: the GUI thread did not wait for it (the
+    # worker looks for an earlier export in DEST before it plans, hence the wait).
+    qtbot.waitUntil(lambda: len(threads) == 1, timeout=10000)
     assert not gate.is_set() and len(threads) == 1 and dialog._planner.is_running()
     assert not dialog._export_btn.isEnabled() and "Updating" in dialog._summary.text()
     gate.set()
@@ -319,3 +321,41 @@ def test_photos_the_export_will_not_touch_are_shown_as_skipped(dialog, library, 
     dialog.wait_for_preview()
     assert dialog.error_text() == ""
     assert "1 skipped (missing" in dialog._summary.text() and "f.jpg" in dialog._summary.toolTip()
+
+
+def test_exporting_again_updates_the_earlier_export_and_says_so_first(dialog, session, library, tmp_path, qtbot):
+    dest = tmp_path / "out"
+    dialog.set_destination(dest)
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    dogs = session.cluster_ids()[0]
+    session.move([_ids(library)["g.jpg"]], dogs)            # one new photo in Dogs
+    qtbot.waitUntil(lambda: dialog._planned_gen == dialog._gen and dialog._update_info is not None, timeout=10000)
+    info = dialog.update_info()
+    assert (info.earlier, info.added, info.already) == (1, 1, 6)
+    assert dialog.preview_rows() == [("Dogs", 1)]
+    assert "1 new photo to add, 6 already there" in dialog.summary_text()
+    assert dialog._fresh_box.isVisibleTo(dialog)
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()
+    assert "Updated the earlier export: added 1 photos" in dialog._result.text()
+    assert len(list(dest.rglob("*.jpg"))) == 7                 # nothing doubled
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    assert "Nothing new to export" in dialog.summary_text() and not dialog._export_btn.isEnabled()
+    dialog.set_fresh(True)                                     # a separate export is one click away
+    assert dialog.update_info() is None and len(dialog.preview_rows()) == 3
+
+
+def test_the_dialog_remembers_the_last_destination_and_mode(session, tmp_path, qtbot):
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    d = ExportDialog(session, settings=settings)
+    qtbot.addWidget(d)
+    d.set_destination(tmp_path / "links")
+    d.set_mode("symlink")
+    with qtbot.waitSignal(d.exportFinished, timeout=20000):
+        d.start_export()
+    qtbot.waitUntil(lambda: not d.is_running(), timeout=10000)
+    again = ExportDialog(session, settings=settings)
+    qtbot.addWidget(again)
+    assert again.destination() == str(tmp_path / "links") and again.mode() == "symlink"

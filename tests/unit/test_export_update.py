@@ -1,0 +1,97 @@
+"""Exporting again into an earlier export: an update that adds only what is new (nothing
+doubled, a renamed cluster's photos stay in its folder), says what it leaves, and is undone
+like any export; --fresh is a separate export."""
+import json
+
+import numpy as np
+import pytest
+
+from photoclust_app.cli import main
+from photoclust_app.core.clustering.plan import ClusteringPlan, apply_clustering
+from photoclust_app.core.export import plan_update
+from photoclust_app.core.records import PhotoMeta, PhotoRecord
+from photoclust_app.core.store.library import IndexedPhoto, Library
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """12 photos: "sea" (00-04), "hills" (05-08), Unsorted (09-11)."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    for i in range(12):
+        (root / f"{i:02d}.jpg").write_bytes(b"\xff\xd8 photo %d" % i)
+    with Library.open(root) as lib:
+        lib.set_meta("model", "m")
+        ids = np.array(lib.add_photos([IndexedPhoto(PhotoRecord(f"{i:02d}.jpg", 1, 1), str(i), PhotoMeta(1, 1), b"",
+                                                    np.ones(2)) for i in range(12)], "m"))
+        labels = np.array([0] * 5 + [1] * 4 + [-1] * 3)
+        apply_clustering(lib, ClusteringPlan("m", ids, labels, np.ones(12, np.float32),
+                                             {0: ids[:2].tolist(), 1: ids[5:7].tolist()}, {0: "sea", 1: "hills"},
+                                             {}, {}, np.zeros((12, 2), np.float32)))
+    return root
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def manifest_line(out):
+    return next(line for line in reversed(out.splitlines()) if line.endswith(".jsonl"))
+
+
+def tree(dest):
+    return sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.jpg"))
+
+
+def test_an_update_adds_only_the_new_photo_into_the_renamed_clusters_folder_and_undoes(folder, tmp_path, capsys):
+    dest = tmp_path / "sorted"
+    code, out = run(capsys, "export", folder, dest)
+    assert code == 0
+    first = manifest_line(out)
+    before = tree(dest)
+    assert len(before) == 9
+    assert run(capsys, "rename", folder, "sea", "Beach")[0] == 0
+    assert run(capsys, "move", folder, "Beach", "09.jpg", "05.jpg")[0] == 0
+    assert run(capsys, "move", folder, "unsorted", "06.jpg")[0] == 0
+    code, out = run(capsys, "export", folder, dest, "--dry-run")
+    assert code == 0
+    assert "Updating 1 earlier export here: 1 new photo to add, 7 already there." in out
+    assert "1 now in another cluster" in out and "1 no longer in an exported cluster" in out
+    assert "folder \u201csea\u201d (now \u201cBeach\u201d)" in out
+    assert "would copy 1 photos" in out and "sea/" in out
+    assert tree(dest) == before                                   # the dry run wrote nothing
+    code, out = run(capsys, "export", folder, dest)
+    assert code == 0
+    second = manifest_line(out)
+    assert tree(dest) == sorted(before + ["sea/09.jpg"])           # nothing doubled
+    code, out = run(capsys, "export", folder, dest)                # up to date now
+    assert code == 0 and "Nothing new to export." in out
+    assert len(list(dest.glob("photoclust-export-*.jsonl"))) == 2
+    code, out = run(capsys, "undo-export", second)
+    assert code == 0 and "1 exported files removed" in out, out
+    assert tree(dest) == before
+    assert run(capsys, "undo-export", first)[0] == 0
+    assert not dest.exists()
+
+
+def test_fresh_is_a_separate_export_and_a_foreign_manifest_is_not_an_earlier_export(folder, tmp_path, capsys):
+    dest = tmp_path / "sorted"
+    assert run(capsys, "export", folder, dest)[0] == 0
+    code, out = run(capsys, "export", folder, dest, "--fresh")
+    assert code == 0 and "Updating" not in out
+    assert len(tree(dest)) == 18
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "photoclust-export-20260101T000000Z.jsonl").write_text(
+        json.dumps({"type": "header", "version": 2, "mode": "copy", "dest": str(other), "dest_id": [1, 2],
+                    "source_root": str(folder), "source_id": [3, 4], "token": "abc"}) + "\n")
+    assert plan_update([("sea", [folder / "00.jpg"])], other, source_root=folder) is None
+    code, out = run(capsys, "export", folder, other)
+    assert code == 0 and "Updating" not in out and len(tree(other)) == 9
+
+
+def test_an_empty_destination_is_still_a_sentence(folder, capsys):
+    code, out = run(capsys, "export", folder, " ")
+    assert code == 1 and "Choose a destination folder" in out
