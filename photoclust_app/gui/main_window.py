@@ -102,6 +102,7 @@ class MainWindow(LinkedSelection, QMainWindow):
 
         self.map_view.thumbnail_provider = self._thumbnail_image
         self.map_view.name_provider = lambda pid: self.session.relpath(pid) if self.session else ""
+        self.map_view.cluster_name_provider = lambda cid: self.session.cluster(cid).display_name if self.session else ""
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(centre)
@@ -408,6 +409,8 @@ class MainWindow(LinkedSelection, QMainWindow):
             ids = sorted(self._map_dirty)
             self.map_view.update_clusters(ids, [-1 if (c := self.session.cluster_of(p)) is None else c
                                                 for p in ids])
+        else:
+            self.map_view.refresh_labels()   # a rename or merge: the names on the map
         self._map_full, self._map_dirty = False, set()
         self._push_map_selection()
 
@@ -417,8 +420,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.actions.view_photo(photo_id)
 
     def _on_thumbnail_loaded(self, photo_id: int) -> None:
-        if self.map_view.hovered_id() == photo_id:
-            self.map_view.refresh_hover()
+        self.map_view.thumbnail_ready(photo_id)   # the zoomed map's thumbnails and the hover card
 
     # -- window state --------------------------------------------------------------------
     def _restore_geometry(self) -> None:
