@@ -54,6 +54,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._syncing = False
         self._map_full, self._map_dirty = False, set()
         self._close_when_idle = False
+        self.folder_watcher = None        # live folder: new or changed photos are indexed (gui/folder_watch.py)
+        self._watch_pending = False
         self.runner = TaskRunner(self)
         self.engine = Engine()  # torch / umap live in this child process, started on first use
         self.cluster_model = ClusterListModel()
@@ -226,7 +228,19 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.actions.update()
         self.actions.load_granularity()
         self.start_open_job(index=index and not lib.readonly)
+        if not lib.readonly:
+            from photoclust_app.gui.folder_watch import FolderWatcher
+
+            self.folder_watcher = FolderWatcher(lib.folder, self)
+            self.folder_watcher.changed.connect(self._on_folder_changed)
         return True
+
+    def _on_folder_changed(self) -> None:
+        """Photos appeared or changed in the folder: index them now, or once the job running ends."""
+        if self.runner.is_running():
+            self._watch_pending = True
+        else:
+            self.reindex()
 
     def _offer_repair(self, folder, err: LibraryDamaged, *, index: bool) -> bool:
         """A damaged library: say so, and offer to move it aside (kept) and start afresh."""
@@ -277,6 +291,10 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.start_open_job(index=True)
 
     def _close_folder(self) -> None:
+        if self.folder_watcher is not None:
+            self.folder_watcher.stop()
+            self.folder_watcher.deleteLater()
+            self.folder_watcher, self._watch_pending = None, False
         self.actions.close_export()   # it holds this folder's session
         self.actions.close_viewer()
         if self.thumbnails is not None:
@@ -346,6 +364,8 @@ class MainWindow(LinkedSelection, QMainWindow):
                 self.tell(str(err), error=True)
             else:
                 self.select_clusters([result.scope, *parts])
+        elif name in ("tag", "untag"):
+            self.tell(self.actions.tags_sentence(result))
         self._update_summary()
         self.taskEnded.emit(name, "finished")
 
@@ -377,6 +397,9 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.actions.update()
         if self._close_when_idle:
             self.close()
+        elif self._watch_pending:
+            self._watch_pending = False
+            QTimer.singleShot(0, self.reindex)
 
     def _update_summary(self) -> None:
         s = self.session
