@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--include-unsorted", action="store_true")
     s.add_argument("--fresh", action="store_true",
                    help="a separate export even where DEST holds an earlier one (default: update that one)")
+    s.add_argument("--xmp", action="store_true",
+                   help="also write the cluster names as XMP keywords beside the photos (as `photoclust tag`)")
 
     s = sub.add_parser("repair", help="move a damaged library aside (kept) so the next index starts afresh")
     s.add_argument("folder")
@@ -218,12 +220,19 @@ def cmd_info(args) -> int:
 def cmd_export(args) -> int:
     from photoclust_app.core.export import UNSORTED_FOLDER, plan_export, plan_update, run_export
     from photoclust_app.core.store.library import Library
+    from photoclust_app.core.tags import journal_dir
     from photoclust_app.terminal_progress import TerminalProgress
 
     # Read-only: exporting changes no library state, and works while another process indexes.
     with Library.open(args.folder, readonly=True) as lib:
         groups, unsorted = lib.cluster_paths()
-        folder = lib.folder
+        folder, tag_journals = lib.folder, journal_dir(lib)
+    if args.xmp and args.mode == "move":
+        print("photoclust: --xmp cannot go with a move export: the sidecars beside the photos would stay "
+              "behind when the photos leave. Export, then tag, or tag with a copy export.", file=sys.stderr)
+        return 1
+    tag = (lambda: _tag_after_export(list(groups), unsorted, folder, tag_journals)) if args.xmp and not args.dry_run \
+        else (lambda: None)
     if args.include_unsorted and unsorted:
         groups.append((UNSORTED_FOLDER, unsorted))
     if not groups:
@@ -237,6 +246,7 @@ def cmd_export(args) -> int:
                 print(line)
             if update.plan is None:
                 print("Nothing new to export.")
+                tag()
                 return 0
         plan = update.plan if update is not None else plan_export(
             groups, args.dest, mode=args.mode, source_root=folder, others=[] if args.include_unsorted else unsorted)
@@ -255,9 +265,19 @@ def cmd_export(args) -> int:
         print(f"{len(plan.skipped)} skipped:")
         for path, reason in plan.skipped:
             print(f"  {printable_path(str(path))}: {reason}")
+    tag()
     if not args.dry_run:
         print(printable_path(str(manifest)))   # last line: the manifest, for undo-export
     return 0
+
+
+def _tag_after_export(groups, unsorted, folder, journals) -> None:
+    """export --xmp: the clusters' names as keywords beside the photos (see cli_tags)."""
+    from photoclust_app.core.tags import tag_photos
+
+    r = tag_photos(groups, unsorted, folder, journals)
+    print(f"Tags: {r.written} XMP sidecars written beside the photos, {r.unchanged} already up to date, "
+          f"{len(r.skipped)} skipped; `photoclust tag FOLDER --undo` puts the previous ones back.")
 
 
 def cmd_repair(args) -> int:

@@ -118,6 +118,9 @@ class ExportDialog(QtWidgets.QDialog):
         self._fresh_box = QtWidgets.QCheckBox("Export separately (a second set of files beside the earlier export)")
         form.addRow("", self._fresh_box)
         self._fresh_box.hide()
+        self._xmp_box = QtWidgets.QCheckBox("Also write the cluster names as XMP keywords beside the photos "
+                                            "(digiKam, darktable, Lightroom)")
+        form.addRow("", self._xmp_box)
 
         self._table = QtWidgets.QTableWidget(0, 2)
         self._table.setHorizontalHeaderLabels(["Folder", "Photos"])
@@ -181,6 +184,9 @@ class ExportDialog(QtWidgets.QDialog):
         mode = self.mode()
         self._mode_note.setText(texts.MODES[mode][1])
         self._move_warning.setVisible(mode == "move")
+        self._xmp_box.setEnabled(mode != "move")   # the sidecars would stay behind
+        if mode == "move":
+            self._xmp_box.setChecked(False)
 
     def _show_errors(self) -> None:
         """A failed run's message wins over the preview's until the options change."""
@@ -204,6 +210,9 @@ class ExportDialog(QtWidgets.QDialog):
 
     def mode(self) -> str:
         return self._mode.currentData()
+
+    def set_write_xmp(self, on: bool) -> None:
+        self._xmp_box.setChecked(bool(on))
 
     def set_fresh(self, on: bool) -> None:
         """A separate export even where the destination holds an earlier one."""
@@ -367,7 +376,8 @@ class ExportDialog(QtWidgets.QDialog):
     def _start(self, name: str, job, on_success) -> None:
         self._on_success = on_success
         self._run_left_manifest = False
-        for w in (self._dest, self._mode, self._unsorted_box, self._fresh_box, self._export_btn, self._undo_btn):
+        for w in (self._dest, self._mode, self._unsorted_box, self._fresh_box, self._xmp_box, self._export_btn,
+                  self._undo_btn):
             w.setEnabled(False)
         self._run_error = ""
         self._show_errors()
@@ -409,10 +419,20 @@ class ExportDialog(QtWidgets.QDialog):
             def fresh_plan(ctx):
                 return plan
 
+        tag = None
+        if self._xmp_box.isChecked() and self._xmp_box.isEnabled():
+            from photoclust_app.core import tags
+
+            s = self._session
+            tag_args = (s.export_groups(), [s.photo_path(p) for p in s.members(None) if not s.is_missing(p)],
+                        Path(s.folder), tags.journal_dir(s.library))
+            tag = lambda: tags.tag_photos(*tag_args)   # noqa: E731
+
         def job(ctx):
             p = fresh_plan(ctx)
             ctx.check_cancel()
-            return p, export_core.run_export(p, progress=ctx.progress, cancel=ctx.cancelled)
+            manifest = export_core.run_export(p, progress=ctx.progress, cancel=ctx.cancelled)
+            return p, manifest, tag() if tag is not None else None
 
         self._result_box.hide()
         self._start("export", texts.keeping_manifest(job), lambda result: self._on_exported(*result))
@@ -422,7 +442,7 @@ class ExportDialog(QtWidgets.QDialog):
             self._runner.cancel()
             self._cancel_btn.setEnabled(False)
 
-    def _on_exported(self, plan, manifest) -> None:
+    def _on_exported(self, plan, manifest, tagged=None) -> None:
         self._manifest = Path(manifest)
         refused = {src for src, _ in plan.skipped}
         n, k = sum(1 for src, _ in plan.items if src not in refused), len(plan.folders)
@@ -430,6 +450,9 @@ class ExportDialog(QtWidgets.QDialog):
             texts.VERB.get(plan.mode, "Exported")
         self._show_result(f"{verb} {n} photos into {k} folders in {plan.dest}."
                           f"{texts.skipped_note(plan)}")
+        if tagged is not None:
+            self._result.setText(self._result.text() + f" Tags written to {tagged.written} XMP sidecars beside the "
+                                 f"photos ({tagged.unchanged} already up to date).")
         self._result.setToolTip(texts.skipped_list(plan))
         self._moved_away = plan.mode == "move"
         self._pending = (self.exportFinished, str(manifest))
@@ -456,6 +479,7 @@ class ExportDialog(QtWidgets.QDialog):
         self._progress_box.hide()
         for w in (self._dest, self._mode, self._fresh_box):
             w.setEnabled(True)
+        self._xmp_box.setEnabled(self.mode() != "move")
         self._undo_btn.setEnabled(self._manifest is not None)
         if self._moved_away:  # the photos now live in DEST: a preview would only say so in red
             self._moved_away = False

@@ -359,3 +359,18 @@ def test_the_dialog_remembers_the_last_destination_and_mode(session, tmp_path, q
     again = ExportDialog(session, settings=settings)
     qtbot.addWidget(again)
     assert again.destination() == str(tmp_path / "links") and again.mode() == "symlink"
+
+
+def test_the_xmp_box_tags_the_photos_after_the_export(dialog, session, library, tmp_path, qtbot):
+    from photoclust_app.core.tags import xmp
+
+    dialog.set_destination(tmp_path / "out")
+    dialog.set_mode("move")
+    assert not dialog._xmp_box.isEnabled()
+    dialog.set_mode("copy")
+    dialog.set_write_xmp(True)
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()
+    assert "Tags written to 6 XMP sidecars" in dialog._result.text()
+    assert xmp.ours((library.folder / "a.jpg.xmp").read_bytes()) == ["Dogs"]
+    assert not (library.folder / "g.jpg.xmp").exists()          # Unsorted

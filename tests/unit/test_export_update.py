@@ -95,3 +95,14 @@ def test_fresh_is_a_separate_export_and_a_foreign_manifest_is_not_an_earlier_exp
 def test_an_empty_destination_is_still_a_sentence(folder, capsys):
     code, out = run(capsys, "export", folder, " ")
     assert code == 1 and "Choose a destination folder" in out
+
+
+def test_export_with_xmp_tags_the_photos_and_refuses_a_move(folder, tmp_path, capsys):
+    from photoclust_app.core.tags import xmp
+
+    code, out = run(capsys, "export", folder, tmp_path / "sorted", "--xmp")
+    assert code == 0 and "Tags: 9 XMP sidecars written beside the photos" in out
+    assert xmp.ours((folder / "00.jpg.xmp").read_bytes()) == ["sea"]
+    assert not list((tmp_path / "sorted").rglob("*.xmp"))
+    code, out = run(capsys, "export", folder, tmp_path / "moved", "--xmp", "--mode", "move")
+    assert code == 1 and "cannot go with a move export" in out and not (tmp_path / "moved").exists()
