@@ -32,8 +32,10 @@ def cmd_tag(args) -> int:
           + (f", {r.removed} emptied and removed" if r.removed else "") + ".")
     if r.skipped:
         print(f"{len(r.skipped)} skipped:")
-        for path, reason in r.skipped:
+        for path, reason in r.skipped[:50]:
             print(f"  {printable_path(str(path))}: {reason}")
+        if len(r.skipped) > 50:
+            print(f"  ... and {len(r.skipped) - 50} more")
     if r.journal is not None:
         print("`photoclust tag FOLDER --undo` puts the previous sidecars back.")
     return 0

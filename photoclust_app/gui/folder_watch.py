@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import time
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
@@ -25,13 +26,22 @@ log = logging.getLogger(__name__)
 MAX_FOLDERS = 4000   # inotify watches are a per-user limit (often 8192): leave the rest to others
 
 
-def _snapshot(folder: str) -> tuple[dict[str, tuple[int, int]], list[str]]:
-    """({image name: (size, mtime_ns)}, [real subfolders to watch]) of one folder."""
-    photos, subs = {}, []
+def _snapshot(folder: str, photos_too: bool = True) -> tuple[dict[str, tuple[int, int] | None], list[str], int]:
+    """({image name: (size, mtime_ns)}, [real subfolders to watch], newest ctime_ns of those
+    photos) of one folder. Without photos_too the names only ({name: None}), from the
+    directory entries: no stat per photo."""
+    photos, subs, newest = {}, [], 0
     try:
         with os.scandir(folder) as it:
             for e in it:
                 try:
+                    if not photos_too:
+                        if e.is_dir(follow_symlinks=False):
+                            if e.name != LIBRARY_DIRNAME and not os.path.lexists(os.path.join(e.path, EXPORT_MARKER)):
+                                subs.append(e.path)
+                        elif is_image_name(e.name):
+                            photos[e.name] = None
+                        continue
                     st = e.stat(follow_symlinks=False)
                 except OSError:
                     continue
@@ -40,9 +50,10 @@ def _snapshot(folder: str) -> tuple[dict[str, tuple[int, int]], list[str]]:
                         subs.append(e.path)
                 elif stat.S_ISREG(st.st_mode) and is_image_name(e.name):
                     photos[e.name] = (st.st_size, st.st_mtime_ns)
+                    newest = max(newest, st.st_ctime_ns)
     except OSError:
         pass
-    return photos, subs
+    return photos, subs, newest
 
 
 class FolderWatcher(QObject):
@@ -51,21 +62,27 @@ class FolderWatcher(QObject):
     changed = Signal()
     DEBOUNCE_MS = 1500
 
-    def __init__(self, folder: str | os.PathLike, parent: QObject | None = None):
+    def __init__(self, folder: str | os.PathLike, parent: QObject | None = None, *, since_ns: int | None = None):
+        """since_ns: a photo whose ctime is later counts as new in a folder's first change
+        (default: now, less the file system clock's coarseness); the window starts the
+        watcher before its open's index scans, so nothing falls between the two."""
         super().__init__(parent)
         self.folder = os.path.abspath(folder)
         self._watcher = QFileSystemWatcher(self)
         self._watcher.directoryChanged.connect(self._on_dir_changed)
-        self._snap: dict[str, dict[str, tuple[int, int]]] = {}
+        # folder -> {photo name: (size, mtime_ns)}; the values are None until that folder
+        # first changes: the window opens without a stat of every photo.
+        self._snap: dict[str, dict[str, tuple[int, int] | None]] = {}
+        self._started = time.time_ns() - 50_000_000 if since_ns is None else since_ns
         self._timer = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS)
         self._timer.timeout.connect(self.changed)
         self.limited = False   # more folders than MAX_FOLDERS: only the first are watched
-        self._add_tree(self.folder)
+        self._add_tree(self.folder, photos_too=False)
 
     def watched(self) -> list[str]:
         return sorted(self._watcher.directories())
 
-    def _add_tree(self, top: str) -> None:
+    def _add_tree(self, top: str, photos_too: bool = True) -> None:
         stack = [top]
         while stack:
             d = stack.pop()
@@ -76,7 +93,7 @@ class FolderWatcher(QObject):
                     log.info("watching only %d folders under %s for new photos", MAX_FOLDERS, self.folder)
                 self.limited = True
                 return
-            photos, subs = _snapshot(d)
+            photos, subs, _ = _snapshot(d, photos_too)
             self._snap[d] = photos
             if not self._watcher.addPath(d):
                 log.info("cannot watch %s for new photos", d)
@@ -86,7 +103,7 @@ class FolderWatcher(QObject):
         """Stop watching top and below; True if photos were there."""
         had = False
         for d in [d for d in self._snap if d == top or d.startswith(top + os.sep)]:
-            had |= bool(self._snap.pop(d))
+            had |= bool(self._snap.pop(d))   # (a dict of names: truthy when photos were there)
             self._watcher.removePath(d)
         return had
 
@@ -98,9 +115,12 @@ class FolderWatcher(QObject):
                 self._timer.start()   # its photos went with it
             return
         old = self._snap[path]
-        photos, subs = _snapshot(path)
+        photos, subs, newest = _snapshot(path)
         self._snap[path] = photos
-        changed = photos != old
+        if old and next(iter(old.values())) is None:   # first change here: names, and ctimes since start
+            changed = set(photos) != set(old) or newest >= self._started
+        else:
+            changed = photos != old
         for d in [d for d in self._snap if os.path.dirname(d) == path and d not in subs]:
             changed |= self._drop(d)   # a subfolder removed, renamed or marked as an export
         for s in subs:

@@ -3,6 +3,7 @@ placed without the user asking; sidecars, photoclust's own folder and export fol
 photos; F5 re-indexes on demand."""
 import os
 import shutil
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -19,7 +20,7 @@ def watcher(qtbot, tmp_path, monkeypatch):
     folder = tmp_path / "photos"
     (folder / "trip").mkdir(parents=True)
     (folder / "a.jpg").write_bytes(b"a")
-    w = FolderWatcher(folder)
+    w = FolderWatcher(folder, since_ns=time.time_ns())   # a.jpg is older
     yield folder, w
     w.stop()
 

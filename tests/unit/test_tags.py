@@ -187,3 +187,10 @@ def test_merge_writes_a_packet_from_nothing_and_removes_only_ours():
     assert xmp.merge(data, []) is None
     kept = xmp.merge(FOREIGN.encode(), [])
     assert xmp.read_keywords(kept)["subject"] == ["family"] and b"darktable:history" in kept
+
+
+def test_no_journal_means_no_sidecar_is_written(folder, capsys):
+    (folder / ".photoclust" / "tags").write_bytes(b"in the way")   # the journal folder cannot be made
+    code, out = run(capsys, "tag", folder)
+    assert code == 1 and "Could not keep the tag journal" in out and "Traceback" not in out
+    assert not list(folder.rglob("*.xmp"))

@@ -224,8 +224,12 @@ def tag_photos(groups: list[tuple[str, list[Path]]], untagged: list[Path], root:
                     report.unchanged += 1
                     continue
                 if journal is None:
-                    journal = _Journal(journal_dir, {"type": "header", "version": VERSION, "root": str(root),
-                                                     "naming": naming})
+                    try:
+                        journal = _Journal(journal_dir, {"type": "header", "version": VERSION, "root": str(root),
+                                                         "naming": naming})
+                    except OSError as err:   # no journal, no undo: touch nothing
+                        raise TagError(f"Could not keep the tag journal in {printable_path(str(journal_dir))} "
+                                       f"({err.strerror or err}), so no sidecar was written.") from err
                 journal.write({"type": "sidecar", "path": os.path.relpath(side, root),
                                "before": None if old is None else base64.b64encode(old).decode("ascii"),
                                "after": _sha(new)})
