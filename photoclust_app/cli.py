@@ -218,7 +218,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from photoclust_app.core.export import UNSORTED_FOLDER, plan_export, plan_update, run_export
+    from photoclust_app.core.export import UNSORTED_FOLDER, plan_export, plan_update, run_export, run_update
     from photoclust_app.core.store.library import Library
     from photoclust_app.core.tags import journal_dir
     from photoclust_app.terminal_progress import TerminalProgress
@@ -256,8 +256,14 @@ def cmd_export(args) -> int:
                 print(f"  {count:>6}  {printable_path(name)}/")
         else:
             bar = TerminalProgress()
-            manifest = run_export(plan, progress=bar)
+            left = []
+            if update is not None and update.supersede:
+                manifest, left = run_update(update, progress=bar)
+            else:
+                manifest = run_export(plan, progress=bar)
             bar.finish()
+            for path, reason in left[:50]:
+                print(f"  left {printable_path(str(path))}: {reason}")
     except OSError as err:   # what the export's own checks did not foresee: still one sentence
         print(f"photoclust: the export could not be done ({err.strerror or err}).", file=sys.stderr)
         return 1
@@ -315,7 +321,8 @@ def cmd_undo_export(args) -> int:
         print(f"photoclust: undo could not go on ({err.strerror or err}); run it again once that is fixed.",
               file=sys.stderr)
         return 1
-    print(f"Undone: {report.removed} exported files removed, {report.restored} moved photos restored.")
+    print(f"Undone: {report.removed} exported files removed, {report.restored} moved photos restored"
+          + (f", {report.remade} earlier copies the update had replaced made again." if report.remade else "."))
     for path, reason in report.refused:
         print(f"  left alone {printable_path(str(path))}: {reason}")
     return 0 if not report.refused else 2

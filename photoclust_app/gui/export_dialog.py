@@ -26,16 +26,17 @@ UNSORTED_FOLDER = export_core.UNSORTED_FOLDER
 
 
 def plan_for(groups, dest, mode, root, others, fresh):
-    """(plan or None, UpdateInfo or None, earlier exports in dest): an update of the earlier
-    export in dest unless ``fresh`` or there is none (then an ordinary export)."""
+    """(plan or None, UpdateInfo or None, earlier exports in dest, copies to supersede): an
+    update of the earlier export in dest unless ``fresh`` or there is none (then an ordinary
+    export)."""
     if not fresh:
         up = export_core.plan_update(groups, dest, mode=mode, source_root=root, others=others)
         if up is not None:
-            return up.plan, up.info, up.info.earlier
+            return up.plan, up.info, up.info.earlier, up.supersede
         earlier = 0
     else:
         earlier = export_core.earlier_exports(dest, root)[0] if str(dest).strip() else 0
-    return export_core.plan_export(groups, dest, mode=mode, source_root=root, others=others), None, earlier
+    return export_core.plan_export(groups, dest, mode=mode, source_root=root, others=others), None, earlier, []
 
 
 def _row(first: QtWidgets.QWidget, *rest: QtWidgets.QWidget) -> QtWidgets.QWidget:
@@ -61,6 +62,7 @@ class ExportDialog(QtWidgets.QDialog):
         super().__init__(parent)
         self._settings = settings   # remembers the last destination and mode
         self._update_info = None    # UpdateInfo of the shown plan when it updates an earlier export
+        self._supersede: list = []  # the earlier copies that plan replaces
         self.setWindowTitle("Export clusters to folders")
         self._session = session
         self._unsubscribe = None
@@ -340,7 +342,7 @@ class ExportDialog(QtWidgets.QDialog):
         self._planner.start("preview", lambda ctx: plan_for(groups, dest, mode, root, others, fresh))
 
     def _on_plan_finished(self, _name: str, result) -> None:
-        plan, info, earlier = result
+        plan, info, earlier, self._supersede = result
         self._on_planned(plan, "", info, earlier)
 
     def _on_plan_failed(self, _name: str, error: str) -> None:
@@ -411,13 +413,15 @@ class ExportDialog(QtWidgets.QDialog):
 
             def fresh_plan(ctx):
                 ctx.progress(0, 0, "plan")
-                p = plan_for(groups, dest, mode, root, others, fresh)[0]
+                p, info, _, sup = plan_for(groups, dest, mode, root, others, fresh)
                 if p is None:
                     raise export_core.ExportConflict("Nothing new to export: the earlier export there is up to date.")
-                return p
+                return p, info, sup
         else:
+            shown = (plan, self._update_info, list(self._supersede))
+
             def fresh_plan(ctx):
-                return plan
+                return shown
 
         tag = None
         if self._xmp_box.isChecked() and self._xmp_box.isEnabled():
@@ -429,9 +433,13 @@ class ExportDialog(QtWidgets.QDialog):
             tag = lambda: tags.tag_photos(*tag_args)   # noqa: E731
 
         def job(ctx):
-            p = fresh_plan(ctx)
+            p, info, sup = fresh_plan(ctx)
             ctx.check_cancel()
-            manifest = export_core.run_export(p, progress=ctx.progress, cancel=ctx.cancelled)
+            if sup:   # an update that also replaces earlier copies (core/export/update.py)
+                manifest, _left = export_core.run_update(export_core.UpdatePlan(p, info, sup), progress=ctx.progress,
+                                                         cancel=ctx.cancelled)
+            else:
+                manifest = export_core.run_export(p, progress=ctx.progress, cancel=ctx.cancelled)
             return p, manifest, tag() if tag is not None else None
 
         self._result_box.hide()

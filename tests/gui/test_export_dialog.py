@@ -330,21 +330,23 @@ def test_exporting_again_updates_the_earlier_export_and_says_so_first(dialog, se
         dialog.start_export()
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
     dogs = session.cluster_ids()[0]
-    session.move([_ids(library)["g.jpg"]], dogs)            # one new photo in Dogs
+    session.move([_ids(library)["g.jpg"], _ids(library)["f.jpg"]], dogs)   # one new, one from "dogs"
     qtbot.waitUntil(lambda: dialog._planned_gen == dialog._gen and dialog._update_info is not None, timeout=10000)
     info = dialog.update_info()
-    assert (info.earlier, info.added, info.already) == (1, 1, 6)
-    assert dialog.preview_rows() == [("Dogs", 1)]
-    assert "1 new photo to add, 6 already there" in dialog.summary_text()
+    assert (info.earlier, info.added, info.already, len(info.moved)) == (1, 2, 5, 1)
+    assert dialog.preview_rows() == [("Dogs", 2)]
+    assert "1 new photo to add, 5 already there, 1 to move to their cluster's folder" in dialog.summary_text()
     assert dialog._fresh_box.isVisibleTo(dialog)
     with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
         dialog.start_export()
-    assert "Updated the earlier export: added 1 photos" in dialog._result.text()
-    assert len(list(dest.rglob("*.jpg"))) == 7                 # nothing doubled
+    assert "Updated the earlier export: added 2 photos" in dialog._result.text()
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.jpg")) == [
+        "Cats_Kittens/d.jpg", "Cats_Kittens/e.jpg", "Dogs/a.jpg", "Dogs/b.jpg", "Dogs/c.jpg", "Dogs/f.jpg",
+        "Dogs/g.jpg"]                                         # nothing doubled, nothing stale
     qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
     assert "Nothing new to export" in dialog.summary_text() and not dialog._export_btn.isEnabled()
     dialog.set_fresh(True)                                     # a separate export is one click away
-    assert dialog.update_info() is None and len(dialog.preview_rows()) == 3
+    assert dialog.update_info() is None and dialog.preview_rows() == [("Dogs", 5), ("Cats_Kittens", 2)]
 
 
 def test_the_dialog_remembers_the_last_destination_and_mode(session, tmp_path, qtbot):

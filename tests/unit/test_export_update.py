@@ -45,7 +45,7 @@ def tree(dest):
     return sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.jpg"))
 
 
-def test_an_update_adds_only_the_new_photo_into_the_renamed_clusters_folder_and_undoes(folder, tmp_path, capsys):
+def test_an_update_adds_moves_and_removes_copies_and_undoes_each_step(folder, tmp_path, capsys):
     dest = tmp_path / "sorted"
     code, out = run(capsys, "export", folder, dest)
     assert code == 0
@@ -53,27 +53,52 @@ def test_an_update_adds_only_the_new_photo_into_the_renamed_clusters_folder_and_
     before = tree(dest)
     assert len(before) == 9
     assert run(capsys, "rename", folder, "sea", "Beach")[0] == 0
-    assert run(capsys, "move", folder, "Beach", "09.jpg", "05.jpg")[0] == 0
-    assert run(capsys, "move", folder, "unsorted", "06.jpg")[0] == 0
+    assert run(capsys, "move", folder, "Beach", "09.jpg", "05.jpg")[0] == 0   # new; from hills
+    assert run(capsys, "move", folder, "unsorted", "06.jpg")[0] == 0          # out of every cluster
     code, out = run(capsys, "export", folder, dest, "--dry-run")
     assert code == 0
-    assert "Updating 1 earlier export here: 1 new photo to add, 7 already there." in out
-    assert "1 now in another cluster" in out and "1 no longer in an exported cluster" in out
+    assert ("Updating 1 earlier export here: 1 new photo to add, 7 already there, 1 to move to their "
+            "cluster's folder, 1 no longer in a cluster to remove.") in out
     assert "folder \u201csea\u201d (now \u201cBeach\u201d)" in out
-    assert "would copy 1 photos" in out and "sea/" in out
+    assert "would copy 2 photos" in out and "sea/" in out
     assert tree(dest) == before                                   # the dry run wrote nothing
     code, out = run(capsys, "export", folder, dest)
-    assert code == 0
+    assert code == 0 and "left" not in out
     second = manifest_line(out)
-    assert tree(dest) == sorted(before + ["sea/09.jpg"])           # nothing doubled
+    after = sorted(set(before) - {"hills/05.jpg", "hills/06.jpg"} | {"sea/05.jpg", "sea/09.jpg"})
+    assert tree(dest) == after                                    # nothing doubled, nothing stale
+    assert (dest / "sea" / "05.jpg").read_bytes() == (folder / "05.jpg").read_bytes()
     code, out = run(capsys, "export", folder, dest)                # up to date now
     assert code == 0 and "Nothing new to export." in out
     assert len(list(dest.glob("photoclust-export-*.jsonl"))) == 2
-    code, out = run(capsys, "undo-export", second)
-    assert code == 0 and "1 exported files removed" in out, out
+    code, out = run(capsys, "undo-export", second)                 # the update, undone
+    assert code == 0 and "2 exported files removed" in out and "2 earlier copies the update had replaced made again" in out
     assert tree(dest) == before
-    assert run(capsys, "undo-export", first)[0] == 0
+    assert (dest / "hills" / "06.jpg").read_bytes() == (folder / "06.jpg").read_bytes()
+    assert run(capsys, "undo-export", first)[0] == 0               # and the first: nothing left
     assert not dest.exists()
+
+
+def test_an_update_kept_then_the_first_export_undone_removes_only_the_first_ones(folder, tmp_path, capsys):
+    dest = tmp_path / "sorted"
+    first = manifest_line(run(capsys, "export", folder, dest)[1])
+    assert run(capsys, "move", folder, "sea", "05.jpg", "09.jpg")[0] == 0
+    assert run(capsys, "export", folder, dest)[0] == 0
+    assert tree(dest)[:7] == ["hills/06.jpg", "hills/07.jpg", "hills/08.jpg", "sea/00.jpg", "sea/01.jpg",
+                              "sea/02.jpg", "sea/03.jpg"]
+    code, out = run(capsys, "undo-export", first)
+    assert code == 0, out
+    assert tree(dest) == ["sea/05.jpg", "sea/09.jpg"]              # what the update made stays
+
+
+def test_a_copy_changed_after_the_export_is_left_alone(folder, tmp_path, capsys):
+    dest = tmp_path / "sorted"
+    assert run(capsys, "export", folder, dest)[0] == 0
+    (dest / "hills" / "05.jpg").write_bytes(b"the user's own edit")
+    assert run(capsys, "move", folder, "sea", "05.jpg", "09.jpg")[0] == 0
+    code, out = run(capsys, "export", folder, dest)
+    assert code == 0 and "left" in out and "hills/05.jpg" in out and "changed after the export" in out
+    assert (dest / "hills" / "05.jpg").read_bytes() == b"the user's own edit"
 
 
 def test_fresh_is_a_separate_export_and_a_foreign_manifest_is_not_an_earlier_export(folder, tmp_path, capsys):

@@ -14,10 +14,10 @@ from photoclust_app.core.export.guard import EXPORT_MARKER
 from photoclust_app.core.export.plan import MODES, UNSORTED_FOLDER, ExportPlan, plan_export
 from photoclust_app.core.export.run import ExportCancelled, ExportFailed, run_export
 from photoclust_app.core.export.undo import UndoReport, undo_export
-from photoclust_app.core.export.update import UpdateInfo, UpdatePlan, earlier_exports, plan_update
+from photoclust_app.core.export.update import UpdateInfo, UpdatePlan, earlier_exports, plan_update, run_update
 
 __all__ = [
     "EXPORT_MARKER", "MODES", "UNSORTED_FOLDER", "ExportPlan", "plan_export", "run_export", "undo_export", "UndoReport",
     "ExportFailed", "ExportCancelled", "sanitize_folder_name", "sanitize_file_name",
-    "read_manifest", "Manifest", "plan_update", "UpdatePlan", "UpdateInfo", "earlier_exports", "ExportConflict",
+    "read_manifest", "Manifest", "plan_update", "UpdatePlan", "UpdateInfo", "earlier_exports", "run_update", "ExportConflict",
 ]
