@@ -131,3 +131,15 @@ def test_export_with_xmp_tags_the_photos_and_refuses_a_move(folder, tmp_path, ca
     assert not list((tmp_path / "sorted").rglob("*.xmp"))
     code, out = run(capsys, "export", folder, tmp_path / "moved", "--xmp", "--mode", "move")
     assert code == 1 and "cannot go with a move export" in out and not (tmp_path / "moved").exists()
+
+
+def test_a_stray_second_copy_from_a_separate_export_is_removed_by_the_next_update(folder, tmp_path, capsys):
+    dest = tmp_path / "sorted"
+    assert run(capsys, "export", folder, dest)[0] == 0
+    assert run(capsys, "move", folder, "sea", "05.jpg")[0] == 0
+    assert run(capsys, "export", folder, dest, "--fresh")[0] == 0      # a second set: sea/05.jpg among them
+    assert (dest / "hills" / "05.jpg").exists() and (dest / "sea" / "05.jpg").exists()
+    assert run(capsys, "move", folder, "sea", "09.jpg")[0] == 0       # something to add
+    code, out = run(capsys, "export", folder, dest)
+    assert code == 0 and "1 stray second copies to remove" in out
+    assert not (dest / "hills" / "05.jpg").exists() and (dest / "sea" / "09.jpg").exists()

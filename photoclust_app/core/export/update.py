@@ -37,6 +37,7 @@ class UpdateInfo:
     added: int = 0                                                # photos this update adds
     moved: list[tuple[Path, Path]] = field(default_factory=list)  # (src, old dst): copied to its cluster's folder
     gone: list[tuple[Path, Path]] = field(default_factory=list)   # (src, dst): copy removed, in no exported cluster
+    stray: list[tuple[Path, Path]] = field(default_factory=list)  # (src, dst): a second copy in another folder
     left: list[tuple[Path, Path, str]] = field(default_factory=list)  # (src, dst, why): not changed
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (folder in DEST, the cluster's name now)
 
@@ -46,7 +47,8 @@ class UpdateInfo:
         out = [f"Updating {self.earlier} earlier export{'s' if self.earlier != 1 else ''} here: "
                f"{new} new photo{'s' if new != 1 else ''} to add, {self.already} already there"
                + (f", {len(self.moved)} to move to their cluster's folder" if self.moved else "")
-               + (f", {len(self.gone)} no longer in a cluster to remove" if self.gone else "") + "."]
+               + (f", {len(self.gone)} no longer in a cluster to remove" if self.gone else "")
+               + (f", {len(self.stray)} stray second copies to remove" if self.stray else "") + "."]
         left = []
         if self.left:
             left.append(f"{len(self.left)} in the wrong folder ({self.left[0][2]})")
@@ -116,6 +118,7 @@ def plan_update(groups: list[tuple[str, list[Path]]], dest: Path | str, *, mode:
     exported: set[Path] = set()
     adds: list[tuple[str, list[Path]]] = []
     supersede: list[tuple[Path, int]] = []
+    stray: list[tuple[Path, Placed]] = []
     for name, paths in groups:
         paths = [Path(os.path.abspath(p)) for p in paths]
         exported |= set(paths)
@@ -129,7 +132,9 @@ def plan_update(groups: list[tuple[str, list[Path]]], dest: Path | str, *, mode:
             if not there:
                 new.append(p)
             elif any(name_key(d.dst.parent.name) == name_key(folder) for d in there):
-                info.already += 1
+                info.already += 1   # (a copy also elsewhere: from a separate export, or a cancelled update)
+                stray += [(p, d) for d in there if name_key(d.dst.parent.name) != name_key(folder)
+                          and d.mode == "copy"]
             elif all(d.mode == "copy" for d in there):
                 new.append(p)                       # copied into its folder, the old copies go
                 info.moved.append((p, there[0].dst))
@@ -146,7 +151,11 @@ def plan_update(groups: list[tuple[str, list[Path]]], dest: Path | str, *, mode:
         else:
             info.left.append((src, ds[0].dst, "no longer in a cluster; links, moved photos and an update "
                                               "with nothing to add leave them"))
-    if not adds:
+    if adds:
+        info.stray = [(p, d.dst) for p, d in stray]
+        supersede += [(d.manifest, d.i) for _, d in stray]
+    else:
+        info.left += [(p, d.dst, "a second copy; an update with nothing to add leaves it") for p, d in stray]
         return UpdatePlan(None, info)
     plan = plan_export(adds, dest, mode=mode, source_root=source_root, others=others)
     info.added = len(plan.items)
