@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import threading
 import time
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
@@ -62,10 +63,13 @@ class FolderWatcher(QObject):
     changed = Signal()
     DEBOUNCE_MS = 1500
 
-    def __init__(self, folder: str | os.PathLike, parent: QObject | None = None, *, since_ns: int | None = None):
+    def __init__(self, folder: str | os.PathLike, parent: QObject | None = None, *, since_ns: int | None = None,
+                 background: bool = False):
         """since_ns: a photo whose ctime is later counts as new in a folder's first change
         (default: now, less the file system clock's coarseness); the window starts the
-        watcher before its open's index scans, so nothing falls between the two."""
+        watcher before its open's index scans, so nothing falls between the two.
+        background: walk the folder tree in a thread (130 ms at 100k photos in 1000
+        folders, measured), then install the watches in the GUI thread."""
         super().__init__(parent)
         self.folder = os.path.abspath(folder)
         self._watcher = QFileSystemWatcher(self)
@@ -77,27 +81,53 @@ class FolderWatcher(QObject):
         self._timer = QTimer(self, singleShot=True, interval=self.DEBOUNCE_MS)
         self._timer.timeout.connect(self.changed)
         self.limited = False   # more folders than MAX_FOLDERS: only the first are watched
-        self._add_tree(self.folder, photos_too=False)
+        self._stopped = False
+        if background:
+            threading.Thread(target=self._walk_in_thread, name="folder-watch", daemon=True).start()
+        else:
+            self._install(self._walk(self.folder, photos_too=False))
+
+    def _walk_in_thread(self) -> None:
+        from photoclust_app.gui.tasks.gui_thread import call_in_gui
+
+        found = self._walk(self.folder, photos_too=False)
+        call_in_gui(self._install, found)   # never a signal from this thread (gui_thread.py)
+
+    def _walk(self, top: str, photos_too: bool) -> list[tuple[str, dict]]:
+        """(folder, its snapshot) for top and its real subfolders, at most MAX_FOLDERS."""
+        out, stack, seen = [], [top], set()
+        while stack:
+            d = stack.pop()
+            if d in seen or d in self._snap:
+                continue
+            if len(out) + len(self._snap) >= MAX_FOLDERS:
+                if not self.limited:
+                    log.info("watching only %d folders under %s for new photos", MAX_FOLDERS, self.folder)
+                self.limited = True
+                break
+            seen.add(d)
+            photos, subs, _ = _snapshot(d, photos_too)
+            out.append((d, photos))
+            stack.extend(subs)
+        return out
+
+    def _install(self, found: list[tuple[str, dict]]) -> None:
+        if self._stopped:
+            return
+        for d, photos in found:
+            self._snap.setdefault(d, photos)
+        have = set(self._watcher.directories())
+        new = [d for d, _ in found if d not in have]
+        if new:
+            failed = self._watcher.addPaths(new)
+            if failed:
+                log.info("cannot watch %d folders for new photos, e.g. %s", len(failed), failed[0])
 
     def watched(self) -> list[str]:
         return sorted(self._watcher.directories())
 
     def _add_tree(self, top: str, photos_too: bool = True) -> None:
-        stack = [top]
-        while stack:
-            d = stack.pop()
-            if d in self._snap:
-                continue
-            if len(self._snap) >= MAX_FOLDERS:
-                if not self.limited:
-                    log.info("watching only %d folders under %s for new photos", MAX_FOLDERS, self.folder)
-                self.limited = True
-                return
-            photos, subs, _ = _snapshot(d, photos_too)
-            self._snap[d] = photos
-            if not self._watcher.addPath(d):
-                log.info("cannot watch %s for new photos", d)
-            stack.extend(subs)
+        self._install(self._walk(top, photos_too))
 
     def _drop(self, top: str) -> bool:
         """Stop watching top and below; True if photos were there."""
@@ -131,6 +161,7 @@ class FolderWatcher(QObject):
             self._timer.start()
 
     def stop(self) -> None:
+        self._stopped = True
         self._timer.stop()
         dirs = self._watcher.directories()
         if dirs:

@@ -230,7 +230,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         if not lib.readonly:   # before the open's index scans: nothing falls between the two
             from photoclust_app.gui.folder_watch import FolderWatcher
 
-            self.folder_watcher = FolderWatcher(lib.folder, self)
+            self.folder_watcher = FolderWatcher(lib.folder, self, background=True)
             self.folder_watcher.changed.connect(self._on_folder_changed)
         self.start_open_job(index=index and not lib.readonly)
         return True

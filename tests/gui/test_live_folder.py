@@ -64,7 +64,7 @@ def test_photos_copied_in_while_the_window_is_open_start_an_index(opened, qtbot,
     asked = []
     monkeypatch.setattr(win, "reindex", lambda: asked.append("index"))
     assert QKeySequence("F5") in win.actions.reindex.shortcuts()
-    assert str(win.library.folder) in win.folder_watcher.watched()
+    qtbot.waitUntil(lambda: str(win.library.folder) in win.folder_watcher.watched(), timeout=10000)  # walked in a thread
     make_photos(win.library.folder / "new", per_group=1, seed=9)   # 3 photos arrive
     qtbot.waitUntil(lambda: asked == ["index"], timeout=20000)
     monkeypatch.setattr(win.runner, "is_running", lambda: True)    # busy: the index waits for idle
