@@ -11,12 +11,12 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from photoclust_app import __version__, cli_bench, cli_dedupe, cli_edits, cli_learn, cli_search
+from photoclust_app import __version__, cli_bench, cli_dedupe, cli_edits, cli_learn, cli_search, cli_tags
 from photoclust_app.core.display import printable_path
 
 SUBCOMMANDS = ("index", "cluster", "info", "export", "undo-export", "forget-missing", "repair", "bench", "screenshot",
                "rename", "assign-rest", "move", "merge", "undo", "redo", "suggest", "review", "split", "clear-corrections",
-               *cli_dedupe.COMMANDS, *cli_search.COMMANDS)
+               *cli_dedupe.COMMANDS, *cli_search.COMMANDS, "tag")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--include-unsorted", action="store_true")
     s.add_argument("--one-per-duplicate-group", action="store_true",
                    help="export only the keeper of identical / near-identical copies; the others are listed in the manifest")
+    s.add_argument("--fresh", action="store_true",
+                   help="a separate export even where DEST holds an earlier one (default: update that one)")
+    s.add_argument("--xmp", action="store_true",
+                   help="also write the cluster names as XMP keywords beside the photos (as `photoclust tag`)")
 
     s = sub.add_parser("repair", help="move a damaged library aside (kept) so the next index starts afresh")
     s.add_argument("folder")
@@ -79,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out")
     s.add_argument("--size", type=cli_bench.size_arg, default=(1400, 900))
 
+    cli_tags.add_parser(sub)
     cli_bench.add_parser(sub)
     return p
 
@@ -294,36 +299,60 @@ def cmd_info(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from photoclust_app.core.export import UNSORTED_FOLDER, plan_export, run_export
+    from photoclust_app.core.export import UNSORTED_FOLDER, plan_export, plan_update, run_export, run_update
     from photoclust_app.core.store.library import Library
+    from photoclust_app.core.tags import journal_dir
     from photoclust_app.terminal_progress import TerminalProgress
 
     # Read-only: exporting changes no library state, and works while another process indexes.
     with Library.open(args.folder, readonly=True) as lib:
         groups, unsorted = lib.cluster_paths()
-        folder = lib.folder
-        if args.include_unsorted and unsorted:
-            groups.append((UNSORTED_FOLDER, unsorted))
+        folder, tag_journals = lib.folder, journal_dir(lib)
+        all_groups = list(groups)  # the tags name every photo, kept copies and left-out ones alike
         left_out = []
         if args.one_per_duplicate_group:
             from photoclust_app.cli_dedupe import export_one_per_group
 
             groups, left_out = export_one_per_group(lib, groups)
+    if args.xmp and args.mode == "move":
+        print("photoclust: --xmp cannot go with a move export: the sidecars beside the photos would stay "
+              "behind when the photos leave. Export, then tag, or tag with a copy export.", file=sys.stderr)
+        return 1
+    tag = (lambda: _tag_after_export(all_groups, unsorted, folder, tag_journals)) if args.xmp and not args.dry_run \
+        else (lambda: None)
+    if args.include_unsorted and unsorted:
+        groups.append((UNSORTED_FOLDER, unsorted))
+    others = ([] if args.include_unsorted else unsorted) + [p for p, _ in left_out]
     if not groups:
         print("Nothing to export: no clusters yet (run `photoclust cluster FOLDER`).", file=sys.stderr)
         return 1
     try:
-        plan = plan_export(groups, args.dest, mode=args.mode, source_root=folder,
-                           others=([] if args.include_unsorted else unsorted) + [p for p, _ in left_out],
-                           left_out=left_out)
+        # one per duplicate group is a separate export (the update keeps every copy it made before)
+        update = None if args.fresh or left_out else plan_update(groups, args.dest, mode=args.mode,
+                                                                 source_root=folder, others=others)
+        if update is not None:
+            for line in update.info.lines():
+                print(line)
+            if update.plan is None:
+                print("Nothing new to export.")
+                tag()
+                return 0
+        plan = update.plan if update is not None else plan_export(
+            groups, args.dest, mode=args.mode, source_root=folder, others=others, left_out=left_out)
         if args.dry_run:
             print(f"Dry run: would {args.mode} {len(plan.items)} photos into {printable_path(str(plan.dest))}:")
             for name, count in plan.folders:
                 print(f"  {count:>6}  {printable_path(name)}/")
         else:
             bar = TerminalProgress()
-            manifest = run_export(plan, progress=bar)
+            left = []
+            if update is not None and update.supersede:
+                manifest, left = run_update(update, progress=bar)
+            else:
+                manifest = run_export(plan, progress=bar)
             bar.finish()
+            for path, reason in left[:50]:
+                print(f"  left {printable_path(str(path))}: {reason}")
     except OSError as err:   # what the export's own checks did not foresee: still one sentence
         print(f"photoclust: the export could not be done ({err.strerror or err}).", file=sys.stderr)
         return 1
@@ -333,9 +362,19 @@ def cmd_export(args) -> int:
         print(f"{len(plan.skipped)} skipped:")
         for path, reason in plan.skipped:
             print(f"  {printable_path(str(path))}: {reason}")
+    tag()
     if not args.dry_run:
         print(printable_path(str(manifest)))   # last line: the manifest, for undo-export
     return 0
+
+
+def _tag_after_export(groups, unsorted, folder, journals) -> None:
+    """export --xmp: the clusters' names as keywords beside the photos (see cli_tags)."""
+    from photoclust_app.core.tags import tag_photos
+
+    r = tag_photos(groups, unsorted, folder, journals)
+    print(f"Tags: {r.written} XMP sidecars written beside the photos, {r.unchanged} already up to date, "
+          f"{len(r.skipped)} skipped; `photoclust tag FOLDER --undo` puts the previous ones back.")
 
 
 def cmd_repair(args) -> int:
@@ -376,7 +415,8 @@ def cmd_undo_export(args) -> int:
         print(f"photoclust: undo could not go on ({err.strerror or err}); run it again once that is fixed.",
               file=sys.stderr)
         return 1
-    print(f"Undone: {report.removed} exported files removed, {report.restored} moved photos restored.")
+    print(f"Undone: {report.removed} exported files removed, {report.restored} moved photos restored"
+          + (f", {report.remade} earlier copies the update had replaced made again." if report.remade else "."))
     for path, reason in report.refused:
         print(f"  left alone {printable_path(str(path))}: {reason}")
     return 0 if not report.refused else 2
@@ -392,4 +432,5 @@ def cmd_screenshot(args) -> int:
 
 COMMANDS = {"index": cmd_index, "cluster": cmd_cluster, "info": cmd_info, "export": cmd_export,
             "undo-export": cmd_undo_export, "forget-missing": cmd_forget_missing, "repair": cmd_repair, "bench": cli_bench.cmd_bench, "screenshot": cmd_screenshot,
-            **cli_edits.COMMANDS, **cli_learn.COMMANDS, **cli_dedupe.COMMANDS, **cli_search.COMMANDS}
+            **cli_edits.COMMANDS, **cli_learn.COMMANDS, **cli_dedupe.COMMANDS, **cli_search.COMMANDS,
+            **cli_tags.COMMANDS}

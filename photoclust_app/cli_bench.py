@@ -47,6 +47,9 @@ def add_parser(sub) -> None:
     s = b.add_parser("gui", help="time selection, edits and the map in the real window on N photos")
     s.add_argument("--n", type=int, default=100_000)
     s.add_argument("--json", action="store_true")
+    s = b.add_parser("map", help="frame times of the map (dots, labels, zoomed-in thumbnails) at N photos")
+    s.add_argument("--n", type=int, default=100_000)
+    s.add_argument("--json", action="store_true")
     s = b.add_parser("edits", help="time the session's edits, undo and redo on a library of N photos")
     s.add_argument("--n", type=int, default=100_000)
     s.add_argument("--json", action="store_true")
@@ -108,6 +111,10 @@ def cmd_bench(args) -> int:
         from photoclust_app.gui.bench_gui import bench_gui
 
         result = bench_gui(n=args.n)
+    elif args.bench == "map":
+        from photoclust_app.gui.bench_map import bench_map
+
+        result = bench_map(n=args.n)
     elif args.bench == "edits":
         from photoclust_app.core.bench.edits_bench import bench_edits
 

@@ -54,7 +54,8 @@ class WindowActions:
     def _build_actions(self) -> None:
         K = QKeySequence
         self.open = self._act("&Open Folder\u2026", self.choose_folder, K.StandardKey.Open)
-        self.reindex = self._act("Re&index Folder", self.win.reindex, tip="Look for new or changed photos")
+        self.reindex = self._act("Re&index Folder", self.win.reindex, "F5",
+                                 "Look for new or changed photos (the folder is also watched while open)")
         self.export = self._act("&Export\u2026", self.show_export, "Ctrl+E", "Copy or move photos into one folder per cluster")
         self.duplicates = self._act("Find &Duplicates\u2026", self.show_duplicates, None,
                                     "Identical copies, near-identical copies and bursts: keep the best, move the rest")
@@ -96,6 +97,9 @@ class WindowActions:
         self.filter = self._act("&Filter Clusters", self.focus_filter, K.StandardKey.Find)
         self.cancel = self._act("&Cancel Task", self.win.runner.cancel)
         self.skipped = self._act("Skipped &Files\u2026", self.win.skipped_button.show_dialog)
+        self.write_tags = self._act("Write &Tags to XMP Sidecars", self.tag_photos,
+                                    tip="Cluster names as keywords beside each photo, for digiKam, darktable, Lightroom")
+        self.undo_tags = self._act("Undo Last &Tagging", self.untag_photos, tip="Put the previous XMP sidecars back")
 
     def _build_menus(self) -> None:
         mb = self.win.menuBar()
@@ -114,6 +118,9 @@ class WindowActions:
         m = mb.addMenu("&Clusters")
         m.addAction(self.merge)
         m.addAction(self.assign_rest)
+        m.addSeparator()
+        m.addAction(self.write_tags)
+        m.addAction(self.undo_tags)
         m.addSeparator()
         m.addAction(self.recluster_now)
         m.addAction(self.cancel)
@@ -150,6 +157,8 @@ class WindowActions:
         if s is not None and s.count_copies_once != self.copies_once.isChecked():   # a new folder's session
             s.set_count_copies_once(self.copies_once.isChecked())
         self.reindex.setEnabled(editable and not busy)
+        self.write_tags.setEnabled(editable and not busy)
+        self.undo_tags.setEnabled(editable and not busy)
         self.rename.setEnabled(editable and len(clusters) == 1)
         self.dissolve_action.setEnabled(editable and bool(clusters))
         self.merge.setEnabled(editable and bool(clusters) and len(s.cluster_ids()) > 1)
@@ -376,6 +385,45 @@ class WindowActions:
             self.win.tell(f"No file manager could be opened here (no desktop file manager or xdg-open); "
                           f"the photo is at {path}.", error=True)
 
+    def tag_photos(self) -> None:
+        """Write every cluster's name into its photos' XMP sidecars (core/tags), in the background."""
+        from photoclust_app.core import tags
+
+        w = self.win
+        if w.session is None or w.library.readonly:
+            return
+        s = w.session
+        groups = s.export_groups()
+        untagged = [s.photo_path(p) for p in s.members(None) if not s.is_missing(p)]
+        root, journals = w.library.folder, tags.journal_dir(w.library)
+        if w.runner.start("tag", lambda ctx: tags.tag_photos(groups, untagged, root, journals, progress=ctx.progress)):
+            w.progress.begin("Writing tags\u2026")
+            self.update()
+
+    def untag_photos(self) -> None:
+        from photoclust_app.core import tags
+
+        w = self.win
+        if w.library is None or w.library.readonly:
+            return
+        root, journals = w.library.folder, tags.journal_dir(w.library)
+        if w.runner.start("untag", lambda ctx: tags.undo_tags(root, journals)):
+            self.update()
+
+    @staticmethod
+    def tags_sentence(result) -> str:
+        """What a tagging (TagReport) or its undo (UntagReport) did, in one sentence."""
+        if hasattr(result, "restored"):
+            text = f"Tagging undone: {result.restored} sidecars back as they were"
+            left = result.refused
+        else:
+            text = (f"Tags written: {result.written} XMP sidecars, {result.unchanged} already up to date"
+                    + ("; Clusters \u2192 Undo Last Tagging puts the previous ones back" if result.journal else ""))
+            left = result.skipped
+        if left:
+            text += f"; {len(left)} left alone (e.g. {left[0][0].name}: {left[0][1]})"
+        return text + "."
+
     def split_cluster(self) -> None:
         w = self.win
         clusters = [c for c in w.selected_clusters() if c is not None]
@@ -453,7 +501,7 @@ class WindowActions:
             self.export_dialog.raise_()
             self.export_dialog.activateWindow()
             return
-        dlg = ExportDialog(w.session, w)  # it reads the clusters from the session, live
+        dlg = ExportDialog(w.session, w, settings=w.settings)  # it reads the clusters from the session, live
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.destroyed.connect(self._export_dialog_gone)
         # A move export (or undoing one) takes photos out of / back into the folder: re-index.

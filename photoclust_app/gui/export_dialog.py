@@ -23,6 +23,22 @@ from photoclust_app.gui.tasks import TaskRunner
 log = logging.getLogger(__name__)
 
 UNSORTED_FOLDER = export_core.UNSORTED_FOLDER
+
+
+def plan_for(groups, dest, mode, root, others, fresh):
+    """(plan or None, UpdateInfo or None, earlier exports in dest, copies to supersede): an
+    update of the earlier export in dest unless ``fresh`` or there is none (then an ordinary
+    export)."""
+    if not fresh:
+        up = export_core.plan_update(groups, dest, mode=mode, source_root=root, others=others)
+        if up is not None:
+            return up.plan, up.info, up.info.earlier, up.supersede
+        earlier = 0
+    else:
+        earlier = export_core.earlier_exports(dest, root)[0] if str(dest).strip() else 0
+    return export_core.plan_export(groups, dest, mode=mode, source_root=root, others=others), None, earlier, []
+
+
 def _row(first: QtWidgets.QWidget, *rest: QtWidgets.QWidget) -> QtWidgets.QWidget:
     """A widget laying out FIRST (stretching) and REST in a row, without margins."""
     box = QtWidgets.QWidget()
@@ -42,8 +58,11 @@ class ExportDialog(QtWidgets.QDialog):
     _idle = Signal()               # a task has stopped and the dialog is usable again
     _previewReady = Signal()       # the preview matches the current options and clusters
 
-    def __init__(self, session, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, session, parent: QtWidgets.QWidget | None = None, settings: QtCore.QSettings | None = None):
         super().__init__(parent)
+        self._settings = settings   # remembers the last destination and mode
+        self._update_info = None    # UpdateInfo of the shown plan when it updates an earlier export
+        self._supersede: list = []  # the earlier copies that plan replaces
         self.setWindowTitle("Export clusters to folders")
         self._session = session
         self._unsubscribe = None
@@ -71,7 +90,11 @@ class ExportDialog(QtWidgets.QDialog):
         self._runner.idle.connect(self._on_run_idle)
         self._build_ui()
         folder = Path(session.folder)
-        self._dest.setText(str(folder.parent / f"{folder.name or 'Photos'} sorted"))
+        last = settings.value("export/dest", "") if settings is not None else ""
+        self._dest.setText(str(last) if last else str(folder.parent / f"{folder.name or 'Photos'} sorted"))
+        i = self._mode.findData(settings.value("export/mode", "copy")) if settings is not None else -1
+        if i >= 0:
+            self._mode.setCurrentIndex(i)
         self._unsubscribe = session.subscribe(self._on_session_event)
         self._refresh_preview()
 
@@ -94,6 +117,12 @@ class ExportDialog(QtWidgets.QDialog):
         form.addRow("", self._move_warning)
         self._unsorted_box = QtWidgets.QCheckBox()   # its text counts Unsorted: _update_unsorted_box
         form.addRow("", self._unsorted_box)
+        self._fresh_box = QtWidgets.QCheckBox("Export separately (a second set of files beside the earlier export)")
+        form.addRow("", self._fresh_box)
+        self._fresh_box.hide()
+        self._xmp_box = QtWidgets.QCheckBox("Also write the cluster names as XMP keywords beside the photos "
+                                            "(digiKam, darktable, Lightroom)")
+        form.addRow("", self._xmp_box)
 
         self._table = QtWidgets.QTableWidget(0, 2)
         self._table.setHorizontalHeaderLabels(["Folder", "Photos"])
@@ -144,6 +173,7 @@ class ExportDialog(QtWidgets.QDialog):
         self._dest.textChanged.connect(lambda _: self._timer.start())
         self._mode.currentIndexChanged.connect(lambda _: self._refresh_preview())
         self._unsorted_box.toggled.connect(lambda _: self._refresh_preview())
+        self._fresh_box.toggled.connect(lambda _: self._refresh_preview())
         self._update_mode_note()
 
     def _browse(self) -> None:
@@ -156,6 +186,9 @@ class ExportDialog(QtWidgets.QDialog):
         mode = self.mode()
         self._mode_note.setText(texts.MODES[mode][1])
         self._move_warning.setVisible(mode == "move")
+        self._xmp_box.setEnabled(mode != "move")   # the sidecars would stay behind
+        if mode == "move":
+            self._xmp_box.setChecked(False)
 
     def _show_errors(self) -> None:
         """A failed run's message wins over the preview's until the options change."""
@@ -179,6 +212,22 @@ class ExportDialog(QtWidgets.QDialog):
 
     def mode(self) -> str:
         return self._mode.currentData()
+
+    def set_write_xmp(self, on: bool) -> None:
+        self._xmp_box.setChecked(bool(on))
+
+    def set_fresh(self, on: bool) -> None:
+        """A separate export even where the destination holds an earlier one."""
+        self._fresh_box.setChecked(bool(on))
+
+    def update_info(self):
+        """The UpdateInfo of the current preview (waits for it); None for an ordinary export."""
+        self.wait_for_preview()
+        return self._update_info
+
+    def summary_text(self) -> str:
+        self.wait_for_preview()
+        return self._summary.text()
 
     def set_include_unsorted(self, on: bool) -> None:
         self._unsorted_box.setChecked(bool(on))
@@ -288,22 +337,25 @@ class ExportDialog(QtWidgets.QDialog):
             self._on_planned(None, str(err))
             return
         groups, mode, root, others = self._groups_now(), self.mode(), Path(self._session.folder), self._others()
+        fresh = self._fresh_box.isChecked()
         self._planning = (gen, groups)
-        self._planner.start("preview", lambda ctx: export_core.plan_export(groups, dest, mode=mode, source_root=root,
-                                                                           others=others))
+        self._planner.start("preview", lambda ctx: plan_for(groups, dest, mode, root, others, fresh))
 
-    def _on_plan_finished(self, _name: str, plan) -> None:
-        self._on_planned(plan, "")
+    def _on_plan_finished(self, _name: str, result) -> None:
+        plan, info, earlier, self._supersede = result
+        self._on_planned(plan, "", info, earlier)
 
     def _on_plan_failed(self, _name: str, error: str) -> None:
         self._on_planned(None, error)
 
-    def _on_planned(self, plan, error: str) -> None:
+    def _on_planned(self, plan, error: str, info=None, earlier: int = 0) -> None:
         (gen, groups), self._planning = self._planning, None
         if gen != self._gen:       # the options or the clusters changed meanwhile: plan for now
             self._launch_plan()
             return
         self._plan, self._plan_groups, self._plan_error, self._planned_gen = plan, groups, error, gen
+        self._update_info = info
+        self._fresh_box.setVisible(bool(earlier) or self._fresh_box.isChecked())
         self._show_errors()
         rows = plan.folders if plan is not None else []
         self._table.setRowCount(len(rows))
@@ -313,7 +365,11 @@ class ExportDialog(QtWidgets.QDialog):
             n.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self._table.setItem(r, 1, n)
         total = sum(c for _, c in rows)
-        self._summary.setText(f"{total} photos into {len(rows)} folders.{texts.skipped_note(plan)}" if rows else "")
+        text = f"{total} photos into {len(rows)} folders.{texts.skipped_note(plan)}" if rows else ""
+        if info is not None:   # an update: say what it adds and what it leaves, before Export
+            text = " ".join(info.lines()) + (" Nothing new to export." if plan is None else "")
+        self._summary.setText(text)
+        self._summary.setWordWrap(True)
         self._summary.setToolTip(texts.skipped_list(plan))
         self._export_btn.setEnabled(plan is not None and not self.is_running())
         self._previewReady.emit()
@@ -322,7 +378,8 @@ class ExportDialog(QtWidgets.QDialog):
     def _start(self, name: str, job, on_success) -> None:
         self._on_success = on_success
         self._run_left_manifest = False
-        for w in (self._dest, self._mode, self._unsorted_box, self._export_btn, self._undo_btn):
+        for w in (self._dest, self._mode, self._unsorted_box, self._fresh_box, self._xmp_box, self._export_btn,
+                  self._undo_btn):
             w.setEnabled(False)
         self._run_error = ""
         self._show_errors()
@@ -347,20 +404,43 @@ class ExportDialog(QtWidgets.QDialog):
         if self._plan is None:
             return
         plan, groups = self._plan, self._groups_now()
+        if self._settings is not None:
+            self._settings.setValue("export/dest", self.destination())
+            self._settings.setValue("export/mode", self.mode())
         if groups != self._plan_groups:   # an edit since the preview: export what is there now
             dest, mode, root, others = plan.dest, plan.mode, Path(self._session.folder), self._others()
+            fresh = self._fresh_box.isChecked()
 
             def fresh_plan(ctx):
                 ctx.progress(0, 0, "plan")
-                return export_core.plan_export(groups, dest, mode=mode, source_root=root, others=others)
+                p, info, _, sup = plan_for(groups, dest, mode, root, others, fresh)
+                if p is None:
+                    raise export_core.ExportConflict("Nothing new to export: the earlier export there is up to date.")
+                return p, info, sup
         else:
+            shown = (plan, self._update_info, list(self._supersede))
+
             def fresh_plan(ctx):
-                return plan
+                return shown
+
+        tag = None
+        if self._xmp_box.isChecked() and self._xmp_box.isEnabled():
+            from photoclust_app.core import tags
+
+            s = self._session
+            tag_args = (s.export_groups(), [s.photo_path(p) for p in s.members(None) if not s.is_missing(p)],
+                        Path(s.folder), tags.journal_dir(s.library))
+            tag = lambda: tags.tag_photos(*tag_args)   # noqa: E731
 
         def job(ctx):
-            p = fresh_plan(ctx)
+            p, info, sup = fresh_plan(ctx)
             ctx.check_cancel()
-            return p, export_core.run_export(p, progress=ctx.progress, cancel=ctx.cancelled)
+            if sup:   # an update that also replaces earlier copies (core/export/update.py)
+                manifest, _left = export_core.run_update(export_core.UpdatePlan(p, info, sup), progress=ctx.progress,
+                                                         cancel=ctx.cancelled)
+            else:
+                manifest = export_core.run_export(p, progress=ctx.progress, cancel=ctx.cancelled)
+            return p, manifest, tag() if tag is not None else None
 
         self._result_box.hide()
         self._start("export", texts.keeping_manifest(job), lambda result: self._on_exported(*result))
@@ -370,12 +450,17 @@ class ExportDialog(QtWidgets.QDialog):
             self._runner.cancel()
             self._cancel_btn.setEnabled(False)
 
-    def _on_exported(self, plan, manifest) -> None:
+    def _on_exported(self, plan, manifest, tagged=None) -> None:
         self._manifest = Path(manifest)
         refused = {src for src, _ in plan.skipped}
         n, k = sum(1 for src, _ in plan.items if src not in refused), len(plan.folders)
-        self._show_result(f"{texts.VERB.get(plan.mode, 'Exported')} {n} photos into {k} folders in {plan.dest}."
+        verb = "Updated the earlier export: added" if self._update_info is not None else \
+            texts.VERB.get(plan.mode, "Exported")
+        self._show_result(f"{verb} {n} photos into {k} folders in {plan.dest}."
                           f"{texts.skipped_note(plan)}")
+        if tagged is not None:
+            self._result.setText(self._result.text() + f" Tags written to {tagged.written} XMP sidecars beside the "
+                                 f"photos ({tagged.unchanged} already up to date).")
         self._result.setToolTip(texts.skipped_list(plan))
         self._moved_away = plan.mode == "move"
         self._pending = (self.exportFinished, str(manifest))
@@ -400,8 +485,9 @@ class ExportDialog(QtWidgets.QDialog):
 
     def _on_run_idle(self) -> None:
         self._progress_box.hide()
-        for w in (self._dest, self._mode):
+        for w in (self._dest, self._mode, self._fresh_box):
             w.setEnabled(True)
+        self._xmp_box.setEnabled(self.mode() != "move")
         self._undo_btn.setEnabled(self._manifest is not None)
         if self._moved_away:  # the photos now live in DEST: a preview would only say so in red
             self._moved_away = False

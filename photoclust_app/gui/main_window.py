@@ -55,6 +55,8 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._syncing = False
         self._map_full, self._map_dirty = False, set()
         self._close_when_idle = False
+        self.folder_watcher = None        # live folder: new or changed photos are indexed (gui/folder_watch.py)
+        self._watch_pending = False
         self.runner = TaskRunner(self)
         self.engine = Engine()  # torch / umap live in this child process, started on first use
         self.cluster_model = ClusterListModel()
@@ -104,6 +106,7 @@ class MainWindow(LinkedSelection, QMainWindow):
 
         self.map_view.thumbnail_provider = self._thumbnail_image
         self.map_view.name_provider = lambda pid: self.session.relpath(pid) if self.session else ""
+        self.map_view.cluster_name_provider = lambda cid: self.session.cluster(cid).display_name if self.session else ""
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(centre)
@@ -232,8 +235,20 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._update_title()
         self.actions.update()
         self.actions.load_granularity()
+        if not lib.readonly:   # before the open's index scans: nothing falls between the two
+            from photoclust_app.gui.folder_watch import FolderWatcher
+
+            self.folder_watcher = FolderWatcher(lib.folder, self, background=True)
+            self.folder_watcher.changed.connect(self._on_folder_changed)
         self.start_open_job(index=index and not lib.readonly)
         return True
+
+    def _on_folder_changed(self) -> None:
+        """Photos appeared or changed in the folder: index them now, or once the job running ends."""
+        if self.runner.is_running():
+            self._watch_pending = True
+        else:
+            self.reindex()
 
     def _offer_repair(self, folder, err: LibraryDamaged, *, index: bool) -> bool:
         """A damaged library: say so, and offer to move it aside (kept) and start afresh."""
@@ -284,6 +299,10 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.start_open_job(index=True)
 
     def _close_folder(self) -> None:
+        if self.folder_watcher is not None:
+            self.folder_watcher.stop()
+            self.folder_watcher.deleteLater()
+            self.folder_watcher, self._watch_pending = None, False
         self.actions.close_export()   # it holds this folder's session
         self.actions.close_viewer()
         self.quality.set_library(None, None)
@@ -367,6 +386,8 @@ class MainWindow(LinkedSelection, QMainWindow):
                 self.tell(str(err), error=True)
             else:
                 self.select_clusters([result.scope, *parts])
+        elif name in ("tag", "untag"):
+            self.tell(self.actions.tags_sentence(result))
         self._update_summary()
         self.taskEnded.emit(name, "finished")
 
@@ -400,6 +421,9 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.actions.update()
         if self._close_when_idle:
             self.close()
+        elif self._watch_pending:
+            self._watch_pending = False
+            QTimer.singleShot(0, self.reindex)
 
     def _update_summary(self) -> None:
         s = self.session
@@ -436,6 +460,8 @@ class MainWindow(LinkedSelection, QMainWindow):
             ids = sorted(self._map_dirty)
             self.map_view.update_clusters(ids, [-1 if (c := self.session.cluster_of(p)) is None else c
                                                 for p in ids])
+        else:
+            self.map_view.refresh_labels()   # a rename or merge: the names on the map
         self._map_full, self._map_dirty = False, set()
         self._push_map_selection()
 
@@ -450,8 +476,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.actions.view_photo(photo_id)
 
     def _on_thumbnail_loaded(self, photo_id: int) -> None:
-        if self.map_view.hovered_id() == photo_id:
-            self.map_view.refresh_hover()
+        self.map_view.thumbnail_ready(photo_id)   # the zoomed map's thumbnails and the hover card
 
     # -- window state --------------------------------------------------------------------
     def _restore_geometry(self) -> None:

@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
 from photoclust_app.gui.map_items import UNSORTED, DotStyle, Dots, cluster_color, points_in_polygon
+from photoclust_app.gui.map_layers import Labels, Thumbs
 
 __all__ = ["MapView", "cluster_color", "points_in_polygon", "UNSORTED"]
 
@@ -111,6 +112,7 @@ class MapView(QtWidgets.QWidget):
         super().__init__(parent)
         self.thumbnail_provider: Callable[[int], QtGui.QImage | None] | None = None
         self.name_provider: Callable[[int], str] | None = None
+        self.cluster_name_provider: Callable[[int], str] | None = None   # cluster id -> its label
         self._ids = np.zeros(0, dtype=np.int64)
         self._xy = np.zeros((0, 2))
         self._clusters = np.zeros(0, dtype=np.int64)
@@ -166,6 +168,12 @@ class MapView(QtWidgets.QWidget):
         self._hover_dot = Dots()
         self._hover_dot.setZValue(20)
         self._vb.addItem(self._dots)
+        self._thumbs = Thumbs(self._thumbnail)   # zoomed in, photos instead of dots
+        self._thumbs.setZValue(5)
+        self._vb.addItem(self._thumbs, ignoreBounds=True)
+        self._labels = Labels()
+        self._labels.setZValue(25)
+        self._vb.addItem(self._labels, ignoreBounds=True)
         self._vb.addItem(self._sel_dots, ignoreBounds=True)
         self._vb.addItem(self._hover_dot, ignoreBounds=True)
         pen = pg.mkPen(QtGui.QColor(0, 120, 215), width=1.5, style=Qt.PenStyle.DashLine)
@@ -225,6 +233,50 @@ class MapView(QtWidgets.QWidget):
                   for c in uniq]
         order = np.argsort(self._clusters >= 0, kind="stable")   # Unsorted first, i.e. underneath
         self._dots.set_data(self._xy[order], style_idx.ravel()[order], styles)
+        self._thumbs.set_data(self._ids[order], self._xy[order], style_idx.ravel()[order],
+                              [cluster_color(int(c)) for c in uniq])
+        self.refresh_labels()
+
+    def _thumbnail(self, pid: int) -> QtGui.QImage | None:
+        return self.thumbnail_provider(pid) if self.thumbnail_provider is not None else None
+
+    def thumbnail_ready(self, photo_id: int) -> None:
+        """A thumbnail finished loading: shown on the zoomed map (and the hover card)."""
+        self._thumbs.ready(photo_id)
+        if self._hover_id == photo_id:
+            self.refresh_hover()
+
+    def refresh_labels(self) -> None:
+        """Place each cluster's name at its centre (the median of its photos), largest first;
+        names come from cluster_name_provider (none: no labels)."""
+        keep = self._clusters >= 0
+        if self.cluster_name_provider is None or not keep.any():
+            self._labels.set_labels(np.zeros((0, 2)), [])
+            return
+        cl, xy = self._clusters[keep], self._xy[keep]
+        order = np.argsort(cl, kind="stable")
+        cl, xy = cl[order], xy[order]
+        uniq, starts, counts = np.unique(cl, return_index=True, return_counts=True)
+        centres = np.array([np.median(xy[a:a + n], axis=0) for a, n in zip(starts, counts)])
+        names = []
+        for c in uniq:
+            try:
+                names.append(self.cluster_name_provider(int(c)) or "")
+            except Exception:   # a cluster gone meanwhile: no label rather than no map
+                names.append("")
+        big = np.argsort(-counts, kind="stable")
+        self._labels.set_labels(centres[big], [names[i] for i in big])
+
+    def thumbnails_shown(self) -> list[int]:
+        """Photos shown as thumbnails by the last paint (empty when zoomed out)."""
+        return [int(i) for i in self._thumbs.shown_ids()]
+
+    def labels_shown(self) -> list[str]:
+        return list(self._labels.drawn)
+
+    def set_view(self, x0: float, x1: float, y0: float, y1: float) -> None:
+        """Show this part of the map (zoom)."""
+        self._vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
     def _indices(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row indices of the ids present, mask over ids of those present)."""

@@ -105,7 +105,9 @@ def test_preview_plans_off_the_gui_thread_and_drops_stale_results(dialog, tmp_pa
     dialog.set_destination(tmp_path / "a")
     dialog.set_mode("symlink")
     dialog.set_destination(tmp_path / "b")
-    # Back here while the first plan is still held: the GUI thread did not wait for it.
+    # Back here while the first plan is still held: the GUI thread did not wait for it (the
+    # worker looks for an earlier export in DEST before it plans, hence the wait).
+    qtbot.waitUntil(lambda: len(threads) == 1, timeout=10000)
     assert not gate.is_set() and len(threads) == 1 and dialog._planner.is_running()
     assert not dialog._export_btn.isEnabled() and "Updating" in dialog._summary.text()
     gate.set()
@@ -319,3 +321,58 @@ def test_photos_the_export_will_not_touch_are_shown_as_skipped(dialog, library, 
     dialog.wait_for_preview()
     assert dialog.error_text() == ""
     assert "1 skipped (missing" in dialog._summary.text() and "f.jpg" in dialog._summary.toolTip()
+
+
+def test_exporting_again_updates_the_earlier_export_and_says_so_first(dialog, session, library, tmp_path, qtbot):
+    dest = tmp_path / "out"
+    dialog.set_destination(dest)
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    dogs = session.cluster_ids()[0]
+    session.move([_ids(library)["g.jpg"], _ids(library)["f.jpg"]], dogs)   # one new, one from "dogs"
+    qtbot.waitUntil(lambda: dialog._planned_gen == dialog._gen and dialog._update_info is not None, timeout=10000)
+    info = dialog.update_info()
+    assert (info.earlier, info.added, info.already, len(info.moved)) == (1, 2, 5, 1)
+    assert dialog.preview_rows() == [("Dogs", 2)]
+    assert "1 new photo to add, 5 already there, 1 to move to their cluster's folder" in dialog.summary_text()
+    assert dialog._fresh_box.isVisibleTo(dialog)
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()
+    assert "Updated the earlier export: added 2 photos" in dialog._result.text()
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.jpg")) == [
+        "Cats_Kittens/d.jpg", "Cats_Kittens/e.jpg", "Dogs/a.jpg", "Dogs/b.jpg", "Dogs/c.jpg", "Dogs/f.jpg",
+        "Dogs/g.jpg"]                                         # nothing doubled, nothing stale
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=10000)
+    assert "Nothing new to export" in dialog.summary_text() and not dialog._export_btn.isEnabled()
+    dialog.set_fresh(True)                                     # a separate export is one click away
+    assert dialog.update_info() is None and dialog.preview_rows() == [("Dogs", 5), ("Cats_Kittens", 2)]
+
+
+def test_the_dialog_remembers_the_last_destination_and_mode(session, tmp_path, qtbot):
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    d = ExportDialog(session, settings=settings)
+    qtbot.addWidget(d)
+    d.set_destination(tmp_path / "links")
+    d.set_mode("symlink")
+    with qtbot.waitSignal(d.exportFinished, timeout=20000):
+        d.start_export()
+    qtbot.waitUntil(lambda: not d.is_running(), timeout=10000)
+    again = ExportDialog(session, settings=settings)
+    qtbot.addWidget(again)
+    assert again.destination() == str(tmp_path / "links") and again.mode() == "symlink"
+
+
+def test_the_xmp_box_tags_the_photos_after_the_export(dialog, session, library, tmp_path, qtbot):
+    from photoclust_app.core.tags import xmp
+
+    dialog.set_destination(tmp_path / "out")
+    dialog.set_mode("move")
+    assert not dialog._xmp_box.isEnabled()
+    dialog.set_mode("copy")
+    dialog.set_write_xmp(True)
+    with qtbot.waitSignal(dialog.exportFinished, timeout=20000):
+        dialog.start_export()
+    assert "Tags written to 6 XMP sidecars" in dialog._result.text()
+    assert xmp.ours((library.folder / "a.jpg.xmp").read_bytes()) == ["Dogs"]
+    assert not (library.folder / "g.jpg.xmp").exists()          # Unsorted

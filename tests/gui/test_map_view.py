@@ -286,3 +286,47 @@ def test_100k_points(qtbot):
     assert w.cluster_of(int(ids[0])) == 7 and w.cluster_of(int(ids[-1])) == int(clusters[-1])
     pid = w.point_at(*xy[12345], radius_px=1)
     assert np.allclose(xy[pid - 1], xy[12345])                   # ids are row + 1
+
+
+def _thumb(pid: int) -> QtGui.QImage:
+    img = QtGui.QImage(64, 48, QtGui.QImage.Format.Format_RGB32)
+    img.fill(QtGui.QColor(pid % 256, 90, 200))
+    return img
+
+
+def test_zoomed_in_the_map_shows_thumbnails_and_cluster_names(view, blobs, qtbot):
+    asked = []
+    view.thumbnail_provider = lambda pid: (asked.append(pid), None if pid == 510 else _thumb(pid))[1]
+    view.cluster_name_provider = {3: "Beach", 8: "Hills"}.get
+    view.refresh_labels()
+    view.grab()                                         # all 300 in view: dots only
+    assert view.thumbnails_shown() == [] and asked == []
+    assert view.labels_shown() == ["Beach", "Hills"]    # Unsorted has no label
+    view.set_view(-1.5, 1.5, -1.5, 1.5)                 # zoomed into blob A
+    image = view.grab()
+    shown = view.thumbnails_shown()
+    assert shown and set(shown) <= set(range(500, 600)) and 510 in asked
+    assert view._thumbs.drawn == len(shown) - (510 in shown)    # 510 still loading: its dot stays
+    assert view.labels_shown() == ["Beach"]
+    # the thumbnails are really on screen: pixels of their fill colour (G 90, B 200), a
+    # 56-px-wide thumbnail's worth at least
+    rgb = image.toImage().convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    px = np.frombuffer(rgb.constBits(), np.uint8).reshape(rgb.height(), rgb.bytesPerLine())[:, :rgb.width() * 3]
+    px = px.reshape(rgb.height(), rgb.width(), 3)
+    assert ((px[..., 1] == 90) & (px[..., 2] == 200)).sum() > 56 * 40
+    view.thumbnail_ready(510)                           # loaded now: asked again on the next paint
+    view.thumbnail_provider = _thumb
+    view.grab()
+    assert view._thumbs.drawn == len(view.thumbnails_shown())
+
+
+def test_labels_follow_a_rename_and_do_not_overlap(view, blobs):
+    names = {3: "Beach", 8: "Hills"}
+    view.cluster_name_provider = names.get
+    names[3] = "Sea"
+    view.refresh_labels()
+    view.grab()
+    assert view.labels_shown() == ["Sea", "Hills"]
+    view.set_points(blobs[0], np.zeros((300, 2)), blobs[2])   # every centre on one spot
+    view.grab()
+    assert len(view.labels_shown()) == 1

@@ -19,6 +19,9 @@ Line kinds (each a JSON object with "type"):
   left_out {src, reason}          not exported by choice (export one per duplicate group)
   end      {status: complete | cancelled | failed, done, skipped, error?}
   undo     {restored, removed, refused}   appended by an undo that had to leave things
+  supersede {manifest, i, src, dst}  appended by an update (update.py): it removed item i of
+           that earlier manifest (a copy now in another cluster's folder, or in none); undo
+           of this manifest makes that copy again and gives it back to the earlier one
   adopt    {path?, marker?}       appended by the undo of an earlier export into the same
            folder: this export now owns a folder (or the marker) that one made but could
            not remove because this export's files are in it
@@ -112,6 +115,7 @@ class Manifest:
     path: Path
     header: dict
     created_dirs: list[Path] = field(default_factory=list)
+    superseded: list[dict] = field(default_factory=list)   # "supersede" lines (update.py)
     owns_marker: bool = False
     items: dict[int, ItemState] = field(default_factory=dict)
     end: dict | None = None
@@ -207,6 +211,8 @@ def read_manifest(path: Path) -> Manifest:
                     st.begun, st.src_id = True, rec.get("src_id")
                 else:
                     st.record, st.status = rec, rec.get("status")
+            elif kind == "supersede":
+                m.superseded.append(rec)
             elif kind == "end":
                 m.end = rec
         except (KeyError, TypeError, ValueError):

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 class UndoReport:
     restored: int = 0                                  # moved files put back at their source
     removed: int = 0                                   # copies/links removed
+    remade: int = 0                                    # earlier copies an update had replaced, made again
     refused: list[tuple[Path, str]] = field(default_factory=list)   # (path, reason), left alone
 
 
@@ -270,6 +271,11 @@ def undo_export(manifest: Path, *, progress: ProgressFn | None = None) -> UndoRe
     bind(m)
     u = _Undo(m)
     states = sorted(m.items.values(), key=lambda s: s.i, reverse=True)
+    for rec in m.superseded:   # an update's removed copies first: never no copy at all
+        try:
+            _restore_superseded(u, rec)
+        except (OSError, Unsafe) as err:
+            u.refuse(Path(str(rec.get("dst"))), f"it could not be made again ({getattr(err, 'strerror', None) or err})")
     progress(0, len(states), "undo")
     for k, st in enumerate(states, 1):
         try:
@@ -286,3 +292,77 @@ def undo_export(manifest: Path, *, progress: ProgressFn | None = None) -> UndoRe
     r = u.report
     log.info("undo %s: %d restored, %d removed, %d refused", m.path.name, r.restored, r.removed, len(r.refused))
     return r
+
+
+def supersede_items(manifest: Path, items: list[tuple[Path, int]], *, keep: set[Path] = frozenset()
+                    ) -> list[tuple[Path, str]]:
+    """For an update (update.py): remove item i of each earlier manifest, a copy the update
+    replaced (or one of a photo no longer exported), with that export's own undo checks (the
+    copy exactly as made, the original still there with the same bytes). Each removal is
+    noted in the earlier manifest (the item is "superseded": its undo skips it) and in the
+    update's ``manifest`` (whose undo makes the copy again). Returns what was left alone."""
+    left: list[tuple[Path, str]] = []
+    for path, i in items:
+        try:
+            m = read_manifest(path)
+            bind(m)
+            st = m.items[i]
+        except (ExportConflict, KeyError) as why:
+            left.append((path, f"its export cannot be changed ({why})"))
+            continue
+        if m.mode != "copy" or st.status != "done" or st.record is None or st.src in keep:
+            left.append((st.dst, "left where it is"))
+            continue
+        u = _Undo(m)
+        try:
+            why = item_paths(m, st.src, st.dst)
+            if why:
+                raise Unsafe(why)
+            u.copy(st.src, st.dst, st.record, st)
+        except (OSError, Unsafe) as err:
+            u.refuse(st.dst, f"it could not be removed ({getattr(err, 'strerror', None) or err})")
+        if u.report.removed:
+            append_record(manifest, {"type": "supersede", "manifest": str(m.path), "i": st.i,
+                                     "src": str(st.src), "dst": str(st.dst)})
+            append_record(m.path, {**st.record, "status": "superseded"})
+        else:
+            left += u.report.refused or [(st.dst, "left where it is")]
+    return left
+
+
+def _restore_superseded(u: _Undo, rec: dict) -> None:
+    """Undo of an update: make again the copy it removed (supersede_items) from the
+    original, verified against the earlier export's hash, and give it back to that export."""
+    try:
+        m = read_manifest(Path(rec["manifest"]))
+        bind(m)
+        st = m.items[int(rec["i"])]
+    except (ExportConflict, KeyError, TypeError, ValueError) as why:
+        return u.refuse(Path(str(rec.get("dst"))), f"the earlier export it belonged to cannot be read ({why}); "
+                                                   "not made again")
+    r = st.record or {}
+    if st.status != "superseded" or m.mode != "copy" or str(st.dst) != rec.get("dst") \
+            or Path(m.header["dest"]) != u.dest or item_paths(m, st.src, st.dst):
+        return u.refuse(st.dst, "the earlier export no longer records this copy as replaced; not made again")
+    if lstat_or_none(st.dst) is not None:
+        return u.refuse(st.dst, "something else is at its old place now; not made again")
+    folder = lstat_or_none(st.dst.parent)
+    if folder is None:
+        os.mkdir(st.dst.parent)
+    elif not stat.S_ISDIR(folder.st_mode):
+        return u.refuse(st.dst, f"{st.dst.parent} is no longer a plain folder; not made again")
+    fd, _ = Guard(m.source_root).open(st.src)
+    tmp = st.dst.parent / fs.tmp_name(u.token, f"re-{st.i}")
+    try:
+        if fs.verified_copy(st.src, tmp, fd) != (r.get("size"), r.get("sha256")):
+            fs.remove_quietly(tmp)
+            return u.refuse(st.dst, f"the original {st.src} changed since the export; not made again")
+        made_st = os.lstat(tmp)
+        if not fs.publish(tmp, st.dst):
+            return u.refuse(st.dst, "something else is at its old place now; not made again")
+    finally:
+        os.close(fd)
+        fs.remove_quietly(tmp)
+    fs.fsync_dir(st.dst.parent)
+    append_record(m.path, {**r, "id": list(inode(made_st)), "status": "done"})
+    u.report.remade += 1
