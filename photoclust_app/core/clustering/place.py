@@ -8,8 +8,8 @@ FENCE quantile of their cosines) and the share reaches MIN_SHARE; otherwise it s
 Unsorted and goes to the To-review list with the cluster it would join. Kept-out clusters
 never win. Its map position is the mean of its nearest neighbours' positions: existing
 points never move. The search is two-stage (the best CANDIDATES clusters by centroid, then
-exact neighbours among their members), so 1,000 new photos in a 100k library cost well
-under a second, with no index to build or JIT to warm.
+exact neighbours among at most MAX_POOL members of each, one matrix product per cluster), so
+1,000 new photos in a 100k library take about a second, with no index to build or JIT to warm.
 
 A full re-cluster happens only when the user asks, or when the new photos are more than
 MAX_SHARE of the library (then the old clusters no longer describe it; the caller says so).
@@ -25,6 +25,7 @@ CANDIDATES = 4
 MIN_SHARE = 0.6
 FENCE = 0.05
 MAX_SHARE = 0.25
+MAX_POOL = 2048  # members per candidate cluster the neighbours are sought among (evenly spread)
 
 
 @dataclass
@@ -62,19 +63,34 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
     cen = (cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)).astype(np.float32)
     own = np.einsum("ij,ij->i", Xn[member], cen[pos])
     fence = np.array([np.quantile(own[pos == j], FENCE) for j in range(len(ids))])
-    by_cluster = [member[pos == j] for j in range(len(ids))]
+    by_cluster = [_even(member[pos == j], MAX_POOL) for j in range(len(ids))]
     out_c, out_s, conf = [], [], np.zeros(len(new_rows))
     out_xy = np.full((len(new_rows), 2), np.nan, np.float32)
     Q = Xn[new_rows]
     near = np.argsort(-(Q @ cen.T), axis=1)[:, :CANDIDATES]
+    # exact K nearest among the candidate clusters' members, one matrix product per cluster
+    # for all the new photos that consider it (0.1 s per 1,000 new photos in 100k, where a
+    # product per photo took 50 s)
+    best_s = np.full((len(new_rows), CANDIDATES * K), -np.inf, np.float32)
+    best_r = np.zeros((len(new_rows), CANDIDATES * K), np.int64)
+    for j in np.unique(near):
+        qi, slot = np.nonzero(near == j)
+        rows = by_cluster[j]
+        S = Q[qi] @ Xn[rows].T
+        kk = min(K, len(rows))
+        top = np.argpartition(-S, kk - 1, axis=1)[:, :kk]
+        cols = slot[:, None] * K + np.arange(kk)[None, :]
+        best_s[qi[:, None], cols] = np.take_along_axis(S, top, axis=1)
+        best_r[qi[:, None], cols] = rows[top]
+    order = np.argsort(-best_s, axis=1)[:, :K]
     for i, r in enumerate(new_rows):
-        pool = np.concatenate([by_cluster[j] for j in near[i]])
-        sims = Xn[pool] @ Xn[r]
-        top = np.argsort(-sims)[:K]
+        sims, pool = best_s[i, order[i]], best_r[i, order[i]]
+        ok = np.isfinite(sims)
+        sims, pool = sims[ok], pool[ok]
         votes: dict[int, float] = {}
-        for t in top:
-            c = int(cluster_of[pool[t]])
-            votes[c] = votes.get(c, 0.0) + max(float(sims[t]), 0.0)
+        for sv, pr in zip(sims.tolist(), pool.tolist()):
+            c = int(cluster_of[pr])
+            votes[c] = votes.get(c, 0.0) + max(sv, 0.0)
         banned = kept_out[i] if kept_out else set()
         ranked = sorted(((v, c) for c, v in votes.items() if c not in banned), reverse=True)
         total = sum(votes.values()) or 1.0
@@ -87,8 +103,8 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
             out_c.append(c if ok else None)
             out_s.append(c)
             conf[i] = share
-        if xy is not None:
-            nb = xy[pool[top[:5]]]
+        if xy is not None and len(pool):
+            nb = xy[pool[:5]]
             nb = nb[np.isfinite(nb).all(axis=1)]
             if len(nb):
                 out_xy[i] = nb.mean(axis=0)
@@ -96,6 +112,13 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
     if missing.any():
         out_xy[missing] = _fallback_xy(xy, int(missing.sum()))
     return out_c, out_s, conf, out_xy
+
+
+def _even(rows: np.ndarray, cap: int) -> np.ndarray:
+    """At most CAP of ROWS, evenly spread: a theme of 30,000 photos votes as well through 2,048."""
+    if len(rows) <= cap:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, cap).round().astype(int)]
 
 
 def _fallback_xy(xy: np.ndarray | None, n: int) -> np.ndarray:
