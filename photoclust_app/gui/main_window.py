@@ -64,12 +64,19 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._build_ui()
         self.actions = WindowActions(self)
         self.search = install_search(self)
+        self._install_learning()
         self._connect()
         self._update_title()
         self._restore_geometry()
         self.cluster_view.setFocus()   # not the filter box, first in the focus chain
 
     # -- settings ------------------------------------------------------------------------
+    def _install_learning(self) -> None:
+        """What the clusters learn from (issue 10): corrections, suggestions, To review, split by example."""
+        from photoclust_app.gui.corrections import CorrectionsCommands
+
+        self.corrections = CorrectionsCommands(self)
+
     @property
     def model_name(self) -> str:
         return self._model_override or str(self.settings.value("model", "clip") or "clip")
