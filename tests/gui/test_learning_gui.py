@@ -47,3 +47,70 @@ def test_clear_all_corrections_asks_first(opened):
     assert all(_row(win, c).data(CorrectionsRole) == (0, 0) for c in s.cluster_ids())
     win.actions.undo.trigger()
     assert _row(win, green).data(CorrectionsRole) == (0, 3)
+
+
+def _loosen(win, cluster_id, n=4):
+    """Take N members out of a cluster as a clustering would (not by hand): photos that look
+    like it, waiting in Unsorted (the hand-made library has none that score high enough)."""
+    ids = win.session.members(cluster_id)[:n]
+    win.library.assign(ids, None, manual=False)
+    win.session.reload()
+    return ids
+
+
+def _suggested(win, qtbot):
+    sg = win.suggestions
+    qtbot.waitUntil(lambda: not sg.busy(), timeout=10000)
+    return [p for p, _ in sg.found]
+
+
+def test_suggestions_show_in_the_grid_reject_keeps_out_and_accept_all_moves_them_in(opened, qtbot):
+    win = opened
+    s, sg = win.session, win.suggestions
+    red = s.cluster_ids()[0]
+    _loosen(win, red)
+    win.select_clusters([red])
+    found = _suggested(win, qtbot)
+    loose_reds = [p for p in s.members(None) if s.relpath(p).startswith("reds/")]
+    assert found and set(loose_reds) <= set(found) and not set(found) & set(s.members(red))
+    assert sg.bar.isVisible() and f"{len(found)}</b> more photo" in sg.bar.label.text()
+    assert "red things" in sg.bar.label.text()
+    sg.bar.show_button.click()
+    assert win.grid_model.showing_results and win.grid_model.photo_ids() == found
+    assert win.grid_header.text().startswith("Suggestions for \u201cred things\u201d")
+    assert sg.bar.accept_all.isVisible() and not sg.bar.show_button.isVisible()
+    # Not this one: the first is kept out of red, stays where it was, and leaves the list
+    first = found[0]
+    where = s.cluster_of(first)
+    win.select_photos([first])
+    qtbot.keyClick(win.grid_view, Qt.Key.Key_Delete)
+    assert s.corrections(red) == (0, 1) and s.cluster_of(first) == where
+    assert first not in win.grid_model.photo_ids()
+    after = _suggested(win, qtbot)
+    assert first not in after and win.grid_model.photo_ids() == after   # the fresh ranking replaced the rows
+    # Accept All: every suggestion is placed in red by hand
+    sg.bar.accept_all.click()
+    assert set(after) <= set(s.members(red)) and s.corrections(red) == (len(after), 1)
+    _suggested(win, qtbot)
+    assert first not in win.grid_model.photo_ids()
+    win.actions.undo.trigger()
+    assert not set(after) & set(s.members(red))
+    sg.bar.done.click()
+    assert not win.grid_model.showing_results and win.grid_model.shown_clusters() == [red]
+
+
+def test_accept_selected_with_enter_and_picking_a_cluster_ends_suggestions(opened, qtbot):
+    win = opened
+    s, sg = win.session, win.suggestions
+    red, green = s.cluster_ids()[:2]
+    _loosen(win, red)
+    win.select_clusters([red])
+    found = _suggested(win, qtbot)
+    sg.show(red)
+    win.select_photos(found[:1])
+    qtbot.keyClick(win.grid_view, Qt.Key.Key_Return)
+    assert s.cluster_of(found[0]) == red and s.corrections(red)[0] == 1
+    assert found[0] not in win.grid_model.photo_ids()
+    win.select_clusters([green])
+    assert sg.shown_for is None and not win.grid_model.showing_results
+    assert not sg.bar.accept_all.isVisible()
