@@ -75,10 +75,12 @@ class MainWindow(LinkedSelection, QMainWindow):
         """What the clusters learn from (issue 10): corrections, suggestions, To review, split by example."""
         from photoclust_app.gui.corrections import CorrectionsCommands
 
+        from photoclust_app.gui.review import ReviewController
         from photoclust_app.gui.suggestions import SuggestionsController
 
         self.corrections = CorrectionsCommands(self)
         self.suggestions = SuggestionsController(self)
+        self.review = ReviewController(self)
 
     @property
     def model_name(self) -> str:

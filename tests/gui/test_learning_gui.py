@@ -114,3 +114,42 @@ def test_accept_selected_with_enter_and_picking_a_cluster_ends_suggestions(opene
     win.select_clusters([green])
     assert sg.shown_for is None and not win.grid_model.showing_results
     assert not sg.bar.accept_all.isVisible()
+
+
+def _waiting(win, rows):
+    """New photos placed with low confidence: ROWS of (photo, cluster or None, confidence)."""
+    win.library.add_review(rows)
+    win.session.reload()
+
+
+def test_to_review_one_key_per_photo_and_the_next_is_selected(opened, qtbot):
+    win = opened
+    s, rv = win.session, win.review
+    assert not rv.button.isVisible()
+    red, green, blue = s.cluster_ids()
+    loose = s.members(None)   # r12 r13 g12 g13 b12 b13
+    _waiting(win, [(loose[0], red, 0.2), (loose[1], red, 0.3), (loose[2], green, 0.4), (loose[4], None, 0.5)])
+    assert rv.button.isVisible() and rv.button.text() == "To review (4)"
+    rv.button.click()
+    assert win.grid_model.showing_results and win.grid_model.photo_ids() == [loose[0], loose[1], loose[2], loose[4]]
+    idx0 = win.grid_model.index(0)
+    assert win.grid_model.data(idx0) == "\u2192 red things (20%)"
+    assert win.grid_model.data(win.grid_model.index(3)) == "\u2192 no cluster"
+    assert win.selected_photos() == [loose[0]]
+    qtbot.keyClick(win.grid_view, Qt.Key.Key_Return)   # accept: into red, by hand
+    assert s.cluster_of(loose[0]) == red and s.corrections(red)[0] == 1
+    assert rv.button.text() == "To review (3)" and win.selected_photos() == [loose[1]]
+    qtbot.keyClick(win.grid_view, Qt.Key.Key_U)   # leave it Unsorted
+    assert s.cluster_of(loose[1]) is None and win.selected_photos() == [loose[2]]
+    assert [p for p, _, _ in s.review_items()] == [loose[2], loose[4]]
+    qtbot.keyClick(win.grid_view, Qt.Key.Key_3)   # the list's third cluster instead of green
+    assert s.cluster_of(loose[2]) == blue and win.selected_photos() == [loose[4]]
+    qtbot.keyClick(win.grid_view, Qt.Key.Key_A)   # no cluster to accept into: a sentence, nothing moves
+    assert s.cluster_of(loose[4]) is None and "No cluster to suggest" in win.statusBar().currentMessage()
+    win.actions.undo.trigger()   # blue again -> back in the list
+    assert rv.button.text() == "To review (2)" and loose[2] in win.grid_model.photo_ids()
+    qtbot.keyClick(win.grid_view, Qt.Key.Key_Delete)
+    qtbot.keyClick(win.grid_view, Qt.Key.Key_Delete)
+    assert s.review_items() == [] and not win.grid_model.photo_ids()
+    win.select_clusters([green])
+    assert not rv.showing and not rv.button.isVisible() and win.grid_model.shown_clusters() == [green]
