@@ -81,6 +81,9 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.corrections = CorrectionsCommands(self)
         self.suggestions = SuggestionsController(self)
         self.review = ReviewController(self)
+        from photoclust_app.gui.split_dialog import install_split_by_example
+
+        install_split_by_example(self)
 
     @property
     def model_name(self) -> str:

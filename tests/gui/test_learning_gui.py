@@ -153,3 +153,51 @@ def test_to_review_one_key_per_photo_and_the_next_is_selected(opened, qtbot):
     assert s.review_items() == [] and not win.grid_model.photo_ids()
     win.select_clusters([green])
     assert not rv.showing and not rv.button.isVisible() and win.grid_model.shown_clusters() == [green]
+
+
+TASK_TIMEOUT_MS = 120000
+
+
+def test_split_by_example_previews_then_applies_that_division_and_undo_restores(opened, qtbot):
+    from photoclust_app.gui.split_dialog import open_split_dialog
+
+    win = opened
+    s = win.session
+    red = s.cluster_ids()[0]
+    members = s.members(red)   # two tight looks, alternating by id
+    dlg = open_split_dialog(win, red)
+    assert dlg.model.ids == members
+    dlg.pick(0, members[:1])
+    qtbot.waitUntil(lambda: not dlg.busy(), timeout=10000)
+    assert "for each of two sides" in dlg.counts.text() and not dlg.apply_button.isEnabled()   # the core's sentence
+    dlg.add_a_side()
+    assert len(dlg.side_buttons) == 3
+    dlg.view.selectionModel().select(dlg.model.index(1), dlg.view.selectionModel().SelectionFlag.Select)
+    dlg.side_buttons[1].click()
+    qtbot.waitUntil(lambda: not dlg.busy(), timeout=10000)
+    want = {p: (0 if i % 2 == 0 else 1) for i, p in enumerate(members)}
+    assert dlg.result == want
+    assert "Side 1: <b>6</b> photos" in dlg.counts.text() and "Side 2: <b>6</b> photos" in dlg.counts.text()
+    assert dlg.side_buttons[1].text() == "Side 2 (1)" and dlg.apply_button.isEnabled()
+    assert dlg.model.data(dlg.model.index(1)) == "\u2605 Side 2" and dlg.model.data(dlg.model.index(3)) == "\u2192 2"
+    dlg.sort.setChecked(True)
+    assert dlg.model.ids[:6] == members[0::2]
+    before = set(s.cluster_ids())
+    with qtbot.waitSignal(win.taskEnded, timeout=TASK_TIMEOUT_MS) as sig:
+        dlg.apply_button.click()
+    assert sig.args == ["split", "finished"]
+    new = [c for c in s.cluster_ids() if c not in before]
+    assert s.members(red) == members[0::2] and len(new) == 1 and s.members(new[0]) == members[1::2]
+    assert win.selected_clusters() == [red, new[0]]
+    win.actions.undo.trigger()
+    assert s.members(red) == members and new[0] not in s.cluster_ids()
+
+
+def test_split_by_example_is_in_the_cluster_menu(opened):
+    win = opened
+    red = win.session.cluster_ids()[0]
+    rect = win.cluster_view.visualRect(_row(win, red))
+    win.actions.cluster_context_menu(rect.center())
+    texts = [a.text() for a in win.actions._menu.actions()]
+    win.actions._menu.close()
+    assert "Split by Example\u2026" in texts and any(t.startswith("Show Suggestions") for t in texts)
