@@ -11,10 +11,10 @@ become hand placements of their side, Ctrl+Z puts the cluster back.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel,
-                               QListView, QPushButton, QVBoxLayout)
+                               QListView, QPushButton, QStyle, QStyledItemDelegate, QVBoxLayout)
 
 from photoclust_app.gui.tasks import TaskRunner
 
@@ -22,6 +22,10 @@ SIDE_COLOURS = [QColor(52, 120, 246), QColor(230, 90, 40), QColor(30, 160, 90), 
                 QColor(200, 160, 0), QColor(0, 160, 170)]
 MAX_SIDES = len(SIDE_COLOURS)
 PREVIEW_MS = 150
+THUMB = 96
+CELL = QSize(THUMB + 12, THUMB + 28)
+PickRole = Qt.ItemDataRole.UserRole + 1      # the side the user put the photo on, or None
+PreviewRole = Qt.ItemDataRole.UserRole + 2   # the side the preview sends it to, or None
 
 
 def side_colour(k: int, alpha: int = 255) -> QColor:
@@ -72,6 +76,10 @@ class PickModel(QAbstractListModel):
             return side_colour(goes, 60) if goes is not None else None
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.session.relpath(pid)
+        if role == PickRole:
+            return pick
+        if role == PreviewRole:
+            return goes
         return None
 
     def set_picks(self, photo_ids, side: int | None) -> None:
@@ -99,6 +107,40 @@ class PickModel(QAbstractListModel):
     def _all_changed(self) -> None:
         if self.ids:
             self.dataChanged.emit(self.index(0), self.index(len(self.ids) - 1))
+
+
+class PickDelegate(QStyledItemDelegate):
+    """A thumbnail fitted in its square; a picked photo gets a thick frame of its side's
+    colour, and every photo a band under it saying where the preview sends it."""
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802 (Qt name)
+        return QSize(CELL)
+
+    def paint(self, p: QPainter, option, index) -> None:
+        r = option.rect
+        pick, goes = index.data(PickRole), index.data(PreviewRole)
+        p.save()
+        if option.state & QStyle.StateFlag.State_Selected:
+            p.fillRect(r, option.palette.highlight())
+        box = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 4, THUMB, THUMB)
+        pm = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pm, QPixmap) and not pm.isNull():
+            fit = pm.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(box.left() + (THUMB - fit.width()) // 2, box.top() + (THUMB - fit.height()) // 2,
+                           fit.width(), fit.height())
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            p.drawPixmap(target, pm)
+        side = pick if pick is not None else goes
+        band = QRect(r.left() + 4, box.bottom() + 4, r.width() - 8, r.bottom() - box.bottom() - 6)
+        if pick is not None:
+            p.setPen(QPen(side_colour(pick), 4))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(box.adjusted(-1, -1, 1, 1))
+        if side is not None:
+            p.fillRect(band, side_colour(side, 255 if pick is not None else 90))
+            p.setPen(QColor(255, 255, 255) if pick is not None else option.palette.text().color())
+            p.drawText(band, Qt.AlignmentFlag.AlignCenter, index.data(Qt.ItemDataRole.DisplayRole) or "")
+        p.restore()
 
 
 def preview_split(lib, cluster_id: int, sides: list[list[int]]) -> dict[int, int]:
@@ -146,9 +188,10 @@ class SplitByExampleDialog(QDialog):
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
-        self.view.setIconSize(QSize(96, 96))
-        self.view.setGridSize(QSize(112, 124))
+        self.view.setGridSize(CELL + QSize(4, 4))
         self.view.setUniformItemSizes(True)
+        self.view.setItemDelegate(PickDelegate(self.view))
+        self.view.setSpacing(2)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setModel(self.model)
         self.side_row = QHBoxLayout()

@@ -217,7 +217,8 @@ class SuggestionsController(QObject):
     def _update_bar(self) -> None:
         s = self.win.session
         cid = self.cluster_id
-        if s is None or cid is None or cid not in s.cluster_ids() or (not self.found and self.shown_for is None):
+        other = self.win.grid_model.showing_results and self.shown_for is None   # a search, To review
+        if s is None or cid is None or cid not in s.cluster_ids() or other or (not self.found and self.shown_for is None):
             self.bar.setVisible(False)
             return
         name = s.cluster(cid).display_name.replace("&", "&amp;").replace("<", "&lt;")
@@ -277,7 +278,7 @@ class SuggestionsController(QObject):
         """The grid shows something else now (a cluster was picked, a search): suggestions end."""
         if self.shown_for is not None and self.win.grid_model.results_title != self._title:
             self.shown_for = None
-            self._update_bar()
+        self._update_bar()
 
     def leave(self) -> None:
         cid = self.shown_for

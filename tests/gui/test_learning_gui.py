@@ -201,3 +201,17 @@ def test_split_by_example_is_in_the_cluster_menu(opened):
     texts = [a.text() for a in win.actions._menu.actions()]
     win.actions._menu.close()
     assert "Split by Example\u2026" in texts and any(t.startswith("Show Suggestions") for t in texts)
+
+
+def test_the_suggestion_line_hides_while_the_grid_shows_another_result_set(opened, qtbot):
+    win = opened
+    s, sg = win.session, win.suggestions
+    red = s.cluster_ids()[0]
+    _loosen(win, red)
+    win.select_clusters([red])
+    _suggested(win, qtbot)
+    assert sg.bar.isVisible()
+    _waiting(win, [(s.members(None)[0], red, 0.2)])
+    win.review.button.click()
+    _suggested(win, qtbot)
+    assert win.review.showing and not sg.bar.isVisible()

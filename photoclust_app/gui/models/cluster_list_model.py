@@ -38,9 +38,11 @@ def score_text(score: float) -> str:
     """A cohesion as shown: two decimals, with a real minus sign."""
     return f"{score:.2f}".replace("-", "\u2212")
 
-def corrections_text(placed: int, kept: int) -> str:
-    """"12 placed by hand \u00b7 3 kept out" (the non-zero parts; "" when both are 0)."""
-    parts = ([f"{placed} placed by hand"] if placed else []) + ([f"{kept} kept out"] if kept else [])
+def corrections_text(placed: int, kept: int, short: bool = False) -> str:
+    """"12 placed by hand \u00b7 3 kept out" (the non-zero parts; "" when both are 0); SHORT:
+    "12 by hand \u00b7 3 kept out", for the list's narrow rows."""
+    hand = "by hand" if short else "placed by hand"
+    parts = ([f"{placed} {hand}"] if placed else []) + ([f"{kept} kept out"] if kept else [])
     return " \u00b7 ".join(parts)
 
 

@@ -110,7 +110,7 @@ class ClusterDelegate(QStyledItemDelegate):
         p.setPen(text_color)
         name = index.data(Qt.ItemDataRole.DisplayRole) or ""
         flagged = bool(index.data(IncoherentRole)) if kind == "cluster" else False
-        fixes = corrections_text(*(index.data(CorrectionsRole) or (0, 0))) if kind == "cluster" else ""
+        fixes = corrections_text(*(index.data(CorrectionsRole) or (0, 0)), short=True) if kind == "cluster" else ""
         upper = text_rect.adjusted(0, 0, 0, -text_rect.height() // 2)
         if fixes:   # three lines: the name goes up to make room for the corrections
             upper.translate(0, -(option.fontMetrics.height() // 2))
