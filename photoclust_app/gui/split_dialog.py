@@ -163,7 +163,7 @@ class SplitByExampleDialog(QDialog):
     def __init__(self, win, cluster_id: int, *, preview_ms: int = PREVIEW_MS):
         super().__init__(win)
         self.win, self.cluster_id = win, cluster_id
-        s = win.session
+        s = self.session = win.session
         name = s.cluster(cluster_id).display_name
         self.setWindowTitle(f"Split \u201c{name}\u201d by example")
         self.resize(860, 640)
@@ -271,9 +271,18 @@ class SplitByExampleDialog(QDialog):
     def busy(self) -> bool:
         return self.runner.is_running() or self._timer.isActive() or self._done_stamp != self._stamp
 
+    def _gone(self) -> bool:
+        """The window opened another folder (or the cluster went, by an undo): close."""
+        if self.win.session is not self.session or self.cluster_id not in self.session.cluster_ids():
+            self.reject()
+            return True
+        return False
+
     def _start(self) -> None:
         if self.runner.is_running():
             return   # _idle starts again
+        if self._gone():
+            return
         lib, cid, stamp, sides = self.win.library, self.cluster_id, self._stamp, self.model.sides(self.n_sides)
         if not any(sides):   # nothing to preview yet: say what is missing, without a task
             self._done_stamp = stamp
@@ -328,7 +337,7 @@ class SplitByExampleDialog(QDialog):
     def apply(self) -> bool:
         """Hand the split to the window (the engine names the new pieces); closes on success."""
         w = self.win
-        if self.result is None or self.busy():
+        if self.result is None or self.busy() or self._gone():
             return False
         if w.runner.is_running():
             self.counts.setText("The window is busy with another task; apply again when it is done.")
@@ -347,6 +356,15 @@ class SplitByExampleDialog(QDialog):
             return False
         w.progress.begin("Splitting\u2026")
         w.actions.update()
+        name = self.session.cluster(cid).display_name
+
+        def said(task: str, outcome: str) -> None:
+            if task == "split":
+                w.taskEnded.disconnect(said)
+                if outcome == "finished":
+                    w.tell(f"Split \u201c{name}\u201d by your examples into {len(sides)}; Ctrl+Z puts it back.")
+
+        w.taskEnded.connect(said)
         self.applied.emit(cid)
         self.accept()
         return True

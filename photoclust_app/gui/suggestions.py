@@ -195,12 +195,14 @@ class SuggestionsController(QObject):
 
         def job(ctx):
             with lib.reader() as reader:
-                return stamp, cid, read_suggestions(reader, cid, LIMIT, vectors)
+                return lib, stamp, cid, read_suggestions(reader, cid, LIMIT, vectors)
 
         self.runner.start("suggestions", job)
 
     def _done(self, _name: str, result) -> None:
-        stamp, cid, (found, vectors) = result
+        lib, stamp, cid, (found, vectors) = result
+        if lib is not self.win.library:
+            return   # read from the folder open before: its vectors are not this library's
         self._vectors = vectors
         if stamp != self._stamp or self.win.session is None:
             return   # overtaken by an edit or another selection: _idle computes again

@@ -215,3 +215,18 @@ def test_the_suggestion_line_hides_while_the_grid_shows_another_result_set(opene
     win.review.button.click()
     _suggested(win, qtbot)
     assert win.review.showing and not sg.bar.isVisible()
+
+
+def test_a_ranking_an_edit_overtook_is_thrown_away_for_a_fresh_one(opened, qtbot):
+    win = opened
+    s, sg = win.session, win.suggestions
+    red = s.cluster_ids()[0]
+    _loosen(win, red)
+    win.select_clusters([red])
+    first = _suggested(win, qtbot)[0]
+    sg.schedule()
+    sg._timer.stop()
+    sg._start()                       # a ranking under way, read before the edit below...
+    assert sg.runner.is_running()
+    s.reject(red, [first])            # ...which this edit makes stale
+    assert first not in _suggested(win, qtbot)
