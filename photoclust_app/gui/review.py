@@ -107,8 +107,9 @@ class ReviewController(QObject):
             ids = [pid] if pid is not None else []
         return ids
 
-    def _settle(self, do) -> int:
-        """Run DO(ids) on the photos pointed at; the list then moves on to the next photo."""
+    def _settle(self, do, said: str = "") -> int:
+        """Run DO(ids) on the photos pointed at; the list then moves on to the next photo;
+        SAID ("{n}" for how many) goes to the status bar with what is left."""
         s = self.win.session
         ids = self._targets()
         if s is None or s.readonly or not ids:
@@ -117,6 +118,9 @@ class ReviewController(QObject):
         self.items = [it for it in self.items if it[0] not in set(ids)]
         n = do(ids)   # the history change refreshes the list; the row stays where it was
         self._show_grid(select_row=row)
+        if n and said:
+            left = len(self.items)
+            self.win.tell(said.format(n=n, s="s" if n != 1 else "") + f"; {left:,} left to review (Ctrl+Z undoes it).")
         return n
 
     def accept(self) -> int:
@@ -127,10 +131,10 @@ class ReviewController(QObject):
                           "drag it onto one, or U to leave it Unsorted.")
             if all(c is None for p, c, _ in s.review_items() if p in set(ids)):
                 return 0
-        return self._settle(lambda ids: s.accept_review(ids))
+        return self._settle(lambda ids: s.accept_review(ids), "{n} photo{s} put into the cluster suggested")
 
     def dismiss(self) -> int:
-        return self._settle(lambda ids: self.win.session.dismiss_review(ids))
+        return self._settle(lambda ids: self.win.session.dismiss_review(ids), "{n} photo{s} left Unsorted")
 
     def move_to(self, n: int) -> int:
         """Put the photos into the N-th cluster of the list (1-based, as shown)."""
@@ -140,7 +144,8 @@ class ReviewController(QObject):
             w.tell(f"The list has no cluster {n}.")
             return 0
         cid = shown[n - 1]
-        return self._settle(lambda ids: w.session.move(ids, cid))
+        name = w.session.cluster(cid).display_name
+        return self._settle(lambda ids: w.session.move(ids, cid), f"{{n}} photo{{s}} put into \u201c{name}\u201d")
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt name)
         keys = {Qt.Key.Key_Return: self.accept, Qt.Key.Key_Enter: self.accept, Qt.Key.Key_A: self.accept,

@@ -226,7 +226,8 @@ class SuggestionsController(QObject):
         name = s.cluster(cid).display_name.replace("&", "&amp;").replace("<", "&lt;")
         n = len(self.found)
         if self.shown_for is not None:
-            text = (f"Suggested for <i>{name}</i>: accept the photos that belong, \u201cNot These\u201d for the rest"
+            text = (f"Suggested for <i>{name}</i>: accept the photos that belong (Enter), "
+                    "\u201cNot These\u201d for the rest (Delete)"
                     if n else f"No more photos look like <i>{name}</i>.")
         else:
             text = f"<b>{n}{'+' if n >= LIMIT else ''}</b> more photo{'s' if n != 1 else ''} look like <i>{name}</i>"

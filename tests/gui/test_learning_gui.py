@@ -139,6 +139,7 @@ def test_to_review_one_key_per_photo_and_the_next_is_selected(opened, qtbot):
     qtbot.keyClick(win.grid_view, Qt.Key.Key_Return)   # accept: into red, by hand
     assert s.cluster_of(loose[0]) == red and s.corrections(red)[0] == 1
     assert rv.button.text() == "To review (3)" and win.selected_photos() == [loose[1]]
+    assert win.statusBar().currentMessage().startswith("1 photo put into the cluster suggested; 3 left")
     qtbot.keyClick(win.grid_view, Qt.Key.Key_U)   # leave it Unsorted
     assert s.cluster_of(loose[1]) is None and win.selected_photos() == [loose[2]]
     assert [p for p, _, _ in s.review_items()] == [loose[2], loose[4]]
