@@ -18,7 +18,7 @@ import logging
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy
 
 from photoclust_app.gui.tasks import TaskRunner
 
@@ -82,6 +82,8 @@ class SuggestionBar(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.label = QLabel()
         self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setWordWrap(True)   # never widen the grid's pane (the map beside it would shrink)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.show_button = QPushButton("Show")
         self.accept_all = QPushButton("Accept All")
         self.accept = QPushButton("Accept")
