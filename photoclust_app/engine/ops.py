@@ -37,6 +37,16 @@ def split(progress, cancel, folder: str, device: str, cluster_id: int):
         return pipeline.split(lib, cluster_id, device=device, progress=progress, cancel=cancel)
 
 
+def split_by_example(progress, cancel, folder: str, device: str, cluster_id: int, sides: list[list[int]]):
+    """A split of one cluster by the photos the user picked for each side, named (the window's
+    Split by Example applies it)."""
+    from photoclust_app.core import pipeline
+    from photoclust_app.core.store.library import Library
+
+    with Library.open(folder, readonly=True) as lib:
+        return pipeline.split_by_example(lib, cluster_id, sides, device=device)
+
+
 def place(progress, cancel, folder: str):
     """Where new photos go in the clusters as they are (applied by the window, undoably)."""
     from photoclust_app.core import pipeline
@@ -46,6 +56,6 @@ def place(progress, cancel, folder: str):
         return pipeline.compute_placement(lib)
 
 
-HANDLERS = {"index": index, "cluster": cluster, "split": split, "place": place}
+HANDLERS = {"index": index, "cluster": cluster, "split": split, "place": place, "split_by_example": split_by_example}
 # Ops that check cancel between batches get a grace period; the others are killed at once.
 GRACE = {"index": INDEX_CANCEL_GRACE_S}

@@ -27,6 +27,8 @@ class WindowActions:
     def __init__(self, win):
         self.win = win
         self.export_dialog: ExportDialog | None = None
+        # (menu, cluster id or None, row kind) -> None: other modules add to the list's context menu
+        self.cluster_menu_hooks: list = []
         self._granularity_key = None        # (folder, tree, embedded count) the stops were read for
         self._stops = None                  # pipeline.current_stops at that key
         self._granularity_shown = None      # what the control shows, to leave it alone otherwise
@@ -490,6 +492,8 @@ class WindowActions:
                 menu.addSeparator()
             for a in (self.rename, self.merge, self.split, self.dissolve_action):
                 menu.addAction(a)
+        for hook in self.cluster_menu_hooks:
+            hook(menu, w.cluster_model.cluster_id(idx) if idx.isValid() else None, kind)
         menu.popup(self.win.cluster_view.viewport().mapToGlobal(pos))
         self._menu = menu
 

@@ -64,12 +64,27 @@ class MainWindow(LinkedSelection, QMainWindow):
         self._build_ui()
         self.actions = WindowActions(self)
         self.search = install_search(self)
+        self._install_learning()
         self._connect()
         self._update_title()
         self._restore_geometry()
         self.cluster_view.setFocus()   # not the filter box, first in the focus chain
 
     # -- settings ------------------------------------------------------------------------
+    def _install_learning(self) -> None:
+        """What the clusters learn from (issue 10): corrections, suggestions, To review, split by example."""
+        from photoclust_app.gui.corrections import CorrectionsCommands
+
+        from photoclust_app.gui.review import ReviewController
+        from photoclust_app.gui.suggestions import SuggestionsController
+
+        self.corrections = CorrectionsCommands(self)
+        self.suggestions = SuggestionsController(self)
+        self.review = ReviewController(self)
+        from photoclust_app.gui.split_dialog import install_split_by_example
+
+        install_split_by_example(self)
+
     @property
     def model_name(self) -> str:
         return self._model_override or str(self.settings.value("model", "clip") or "clip")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 
 from photoclust_app.core.errors import PhotoclustError
@@ -32,6 +32,7 @@ class ResultGridModel(PhotoGridModel):
         self._results: list[int] | None = None
         self._order = None   # photo id -> sort key (by date), or None: cluster by cluster, by id
         self.results_title = ""
+        self.captions: dict[int, str] = {}   # photo id -> the text under its thumbnail, while results show
         super().__init__(*args, **kw)
 
     def set_order(self, key) -> None:
@@ -42,14 +43,24 @@ class ResultGridModel(PhotoGridModel):
         self._rows = {p: r for r, p in enumerate(self._ids)}
         self.endResetModel()
 
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if self.captions and role == Qt.ItemDataRole.DisplayRole:
+            caption = self.captions.get(self.photo_id(index))
+            if caption is not None:
+                return caption
+        return super().data(index, role)
+
     @property
     def showing_results(self) -> bool:
         return self._results is not None
 
-    def show_results(self, photo_ids: Iterable[int], title: str) -> None:
+    def show_results(self, photo_ids: Iterable[int], title: str, captions: dict[int, str] | None = None) -> None:
+        """Show PHOTO_IDS as the grid's rows; CAPTIONS (photo id -> text) replace their file
+        names under the thumbnails (the To-review list shows where each would go)."""
         self.beginResetModel()
         self._results = list(dict.fromkeys(int(p) for p in photo_ids))
         self.results_title = title
+        self.captions = dict(captions or {})
         self._ids = self._wanted()
         self._rows = {p: r for r, p in enumerate(self._ids)}
         self.endResetModel()
@@ -58,7 +69,7 @@ class ResultGridModel(PhotoGridModel):
         if self._results is None:
             return
         self.beginResetModel()
-        self._results, self.results_title = None, ""
+        self._results, self.results_title, self.captions = None, "", {}
         self._ids = self._wanted()
         self._rows = {p: r for r, p in enumerate(self._ids)}
         self.endResetModel()
@@ -92,7 +103,7 @@ class ResultGridModel(PhotoGridModel):
 
     def _reset_rows(self, session) -> None:
         super()._reset_rows(session)
-        self._results, self.results_title = None, ""
+        self._results, self.results_title, self.captions = None, "", {}
 
 
 class SearchController(QObject):

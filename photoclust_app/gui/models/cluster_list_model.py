@@ -26,6 +26,7 @@ MosaicRole = Qt.ItemDataRole.UserRole + 4      # photo ids, most representative 
 CohesionRole = Qt.ItemDataRole.UserRole + 5    # float (cohesion.cohesion), None until computed
 IncoherentRole = Qt.ItemDataRole.UserRole + 6  # True: below cohesion.INCOHERENT, worth a Split
 AlternativesRole = Qt.ItemDataRole.UserRole + 7  # names the rename editor offers, best first
+CorrectionsRole = Qt.ItemDataRole.UserRole + 8   # (placed by hand, kept out), the cluster's constraints
 
 COHESION_TIP = ("Cohesion {score}: how much closer its photos are to each other than to\n"
                 "the nearest other cluster (1: tight and apart; 0 or less: as close to another).")
@@ -36,6 +37,14 @@ SPLIT_TIP = ("It looks mixed (cohesion under {limit:.2f}): it may hold two subje
 def score_text(score: float) -> str:
     """A cohesion as shown: two decimals, with a real minus sign."""
     return f"{score:.2f}".replace("-", "\u2212")
+
+def corrections_text(placed: int, kept: int, short: bool = False) -> str:
+    """"12 placed by hand \u00b7 3 kept out" (the non-zero parts; "" when both are 0); SHORT:
+    "12 by hand \u00b7 3 kept out", for the list's narrow rows."""
+    hand = "by hand" if short else "placed by hand"
+    parts = ([f"{placed} {hand}"] if placed else []) + ([f"{kept} kept out"] if kept else [])
+    return " \u00b7 ".join(parts)
+
 
 UNSORTED_LABEL = "Unsorted"
 NEW_CLUSTER_LABEL = "New cluster"
@@ -54,6 +63,7 @@ class ClusterListModel(SessionBound, QAbstractListModel):
         self.thumbnails = None
         self.defer_drops = True
         self._cohesion: dict[int, float] = {}
+        self._corrections: dict[int, tuple[int, int]] | None = None   # read when asked, per history change
         if session is not None:
             self.set_session(session, thumbnails)
 
@@ -62,6 +72,7 @@ class ClusterListModel(SessionBound, QAbstractListModel):
         self._ids = session.cluster_ids() if session else []
         self._rows = self._mosaic_rows = None
         self._cohesion = {}
+        self._corrections = None
 
     def set_cohesion(self, scores: dict[int, float]) -> None:
         """Each cluster's cohesion (gui/quality.py computes it in the background)."""
@@ -90,7 +101,22 @@ class ClusterListModel(SessionBound, QAbstractListModel):
             return None
         return f"Split \u2014 it looks mixed (cohesion {score_text(self.cohesion(cid))})"
 
+    def corrections(self, cluster_id: int | None) -> tuple[int, int]:
+        """(photos placed in the cluster by hand, photos kept out of it), read once per
+        history change (every edit, undo and redo is one)."""
+        if cluster_id is None or self._session is None:
+            return (0, 0)
+        if self._corrections is None:
+            self._corrections = self._session.library.constraint_counts()
+        return self._corrections.get(cluster_id, (0, 0))
+
     def _on_event(self, event: str, payload: dict) -> None:
+        if event == "history_changed":   # constraints change with edits that move nothing (a reject)
+            self._corrections = None
+            if self._ids:
+                self.dataChanged.emit(self.index(0), self.index(len(self._ids) - 1),
+                                      [CorrectionsRole, Qt.ItemDataRole.ToolTipRole])
+            return
         self._mosaic_rows = None   # mosaics follow the members
         if event == "clusters_changed":
             if payload.get("structure"):
@@ -219,7 +245,12 @@ class ClusterListModel(SessionBound, QAbstractListModel):
                 hint += "\n" + COHESION_TIP.format(score=score_text(score))
                 if self.is_incoherent(c.id):
                     hint += "\n" + SPLIT_TIP.format(limit=INCOHERENT)
+            text = corrections_text(*self.corrections(c.id))
+            if text:
+                hint += f"\n{text} (right-click \u203a Clear Corrections forgets them)"
             return f"{c.display_name}: {c.size} photos{hint}\nF2 or double-click to rename"
+        if role == CorrectionsRole:
+            return self.corrections(c.id)
         if role == CohesionRole:
             return self.cohesion(c.id)
         if role == IncoherentRole:

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCompleter, QLineEdit, QListVi
                                QStyleOptionViewItem)
 
 from photoclust_app.gui.models.cluster_list_model import (AlternativesRole, ClusterIdRole, CohesionRole,
-                                                          IncoherentRole, KindRole, MosaicRole, SizeRole,
-                                                          score_text)
+                                                          CorrectionsRole, IncoherentRole, KindRole, MosaicRole,
+                                                          SizeRole, corrections_text, score_text)
 
 ROW_HEIGHT = 76
 MOSAIC = 64
@@ -110,7 +110,10 @@ class ClusterDelegate(QStyledItemDelegate):
         p.setPen(text_color)
         name = index.data(Qt.ItemDataRole.DisplayRole) or ""
         flagged = bool(index.data(IncoherentRole)) if kind == "cluster" else False
+        fixes = corrections_text(*(index.data(CorrectionsRole) or (0, 0)), short=True) if kind == "cluster" else ""
         upper = text_rect.adjusted(0, 0, 0, -text_rect.height() // 2)
+        if fixes:   # three lines: the name goes up to make room for the corrections
+            upper.translate(0, -(option.fontMetrics.height() // 2))
         if flagged:
             upper.setRight(badge_rect(r, option.fontMetrics).left() - 4)
         elided = p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, upper.width())
@@ -126,8 +129,17 @@ class ClusterDelegate(QStyledItemDelegate):
         if score is not None:
             line += f" \u00b7 cohesion {score_text(score)}"
         lower = text_rect.adjusted(0, text_rect.height() // 2 + 2, 0, 0)
+        if fixes:
+            lower.translate(0, -(option.fontMetrics.height() // 2))
         p.drawText(lower, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                    p.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, lower.width()))
+        if fixes:   # the cluster's constraints: what the user taught it
+            small = QFont(font)
+            small.setPointSizeF(max(6.0, font.pointSizeF() * 0.9))
+            p.setFont(small)
+            third = lower.adjusted(0, option.fontMetrics.height() + 1, 0, 0)
+            p.drawText(third, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                       p.fontMetrics().elidedText("\u270e " + fixes, Qt.TextElideMode.ElideRight, third.width()))
         if flagged:
             badge = badge_rect(r, option.fontMetrics)
             p.setFont(option.font)
