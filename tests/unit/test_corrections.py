@@ -175,3 +175,23 @@ def test_split_by_example_previews_then_applies_and_undoes(world, capsys):
     rel = lambda p: s.relpath(p)  # noqa: E731
     assert cli.main(["split", str(folder), str(M), "--side", rel(g["A"][0]), "--side", rel(g["B"][0]), "--dry-run"]) == 0
     assert "would split into 2: 60 photos, 50 photos" in capsys.readouterr().out
+
+
+def test_bench_learn_simulated_user_keeps_every_placed_photo(tmp_path):
+    """bench learn's user on a library of three labelled looks (folder = class): the report has
+    the issue's keys, the user placed photos, and every one ended where it was placed."""
+    from photoclust_app.core.bench.learn_bench import simulate_user
+
+    rng = np.random.default_rng(3)
+    a = unit(rng.normal(size=32))
+    looks = [a, unit(a + 0.5 * unit(rng.normal(size=32))), unit(rng.normal(size=32))]  # two look-alikes
+    X = np.concatenate([look(rng, c, n, spread=0.5) for c, n in zip(looks, (70, 50, 30))])
+    y = np.repeat([0, 1, 2], (70, 50, 30))
+    with Library.open(tmp_path) as lib:
+        lib.set_meta("model", "m")
+        lib.add_photos([IndexedPhoto(PhotoRecord(f"c{c}/{i:04d}.jpg", 1, 1), str(i), PhotoMeta(1, 1), b"", v)
+                        for i, (v, c) in enumerate(zip(X, y))], "m")
+        r = simulate_user(lib, examples=5, seed=0)
+    assert {"nmi_before", "nmi_after", "ari_before", "ari_after", "placed", "placed_kept"} <= set(r)
+    assert r["n_classes"] == 3 and r["placed"] > 0 and r["placed_kept"] == r["placed"]
+    assert 0 <= r["nmi_before"] <= 1 and 0 <= r["nmi_after"] <= 1

@@ -15,6 +15,7 @@ Recipes (sizes drawn per class with numpy's default_rng(1000 + seed)):
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -90,3 +91,26 @@ def build_composite(root: str | os.PathLike, recipe: str, dest: str | os.PathLik
                                                                        quality=85)
     counts[OUTLIER_CLASS] = N_OUTLIERS
     return counts
+
+
+@contextlib.contextmanager
+def indexed_library(dataset, *, composite: str | None = None, composite_seed: int = 0, model: str = "clip",
+                    device: str = "auto", prefix: str = "photoclust-bench-", progress=None):
+    """A labelled set (one subfolder per class; with COMPOSITE, built from the shared sets under
+    DATASET) indexed into a temporary library, the dataset folder never written to; yields
+    (library, index report). The benches of quality and learning both start here."""
+    import tempfile
+
+    from photoclust_app.core.ingest.index import index_folder
+    from photoclust_app.core.store.library import Library
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        folder = Path(dataset)
+        if composite:
+            folder = Path(tmp) / composite
+            build_composite(dataset, composite, folder, seed=composite_seed)
+        lib = Library.open(folder, location=Path(tmp) / "library.sqlite")
+        try:
+            yield lib, index_folder(folder, model=model, device=device, library=lib, progress=progress)
+        finally:
+            lib.close()

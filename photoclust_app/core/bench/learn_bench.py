@@ -12,7 +12,6 @@ every hand-placed photo ended where it was placed (it must).
 """
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,22 +20,12 @@ import numpy as np
 
 def bench_learn(dataset: str | Path, *, model: str = "clip", device: str = "auto", examples: int = 5,
                 composite: str | None = None, composite_seed: int = 0, seed: int = 0, progress=None) -> dict:
-    from photoclust_app.core.bench.composites import build_composite
-    from photoclust_app.core.ingest.index import index_folder
-    from photoclust_app.core.store.library import Library
+    from photoclust_app.core.bench.composites import indexed_library
 
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="photoclust-learn-") as tmp:
-        folder = Path(dataset)
-        if composite:
-            folder = Path(tmp) / composite
-            build_composite(dataset, composite, folder, seed=composite_seed)
-        lib = Library.open(folder, location=Path(tmp) / "library.sqlite")
-        try:
-            report = index_folder(folder, model=model, device=device, library=lib, progress=progress)
-            result = simulate_user(lib, examples=examples, seed=seed, device=device)
-        finally:
-            lib.close()
+    with indexed_library(dataset, composite=composite, composite_seed=composite_seed, model=model, device=device,
+                         prefix="photoclust-learn-", progress=progress) as (lib, report):
+        result = simulate_user(lib, examples=examples, seed=seed, device=device)
     return {"dataset": str(dataset), "composite": composite, "model": report.model, **result,
             "seconds": round(time.perf_counter() - t0, 1)}
 

@@ -16,7 +16,6 @@ clustering/hierarchy.py (docs/research/clustering-hierarchy.md has why).
 from __future__ import annotations
 
 import math
-import tempfile
 import time
 from pathlib import Path
 
@@ -62,35 +61,25 @@ def _baselines(Z: np.ndarray, truth: np.ndarray, seed: int) -> dict:
 def bench_quality(dataset: str | Path, *, model: str = "clip", device: str = "auto", seeds=(42,),
                   composite: str | None = None, composite_seed: int = 0, baselines: bool = True,
                   progress=None, notify=None) -> dict:
-    from photoclust_app.core.bench.composites import OUTLIER_CLASS, build_composite
+    from photoclust_app.core.bench.composites import OUTLIER_CLASS, indexed_library
     from photoclust_app.core.clustering.plan import compute_clustering
-    from photoclust_app.core.ingest.index import index_folder
-    from photoclust_app.core.store.library import Library
 
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="photoclust-bench-") as tmp:
-        folder = Path(dataset)
-        if composite:
-            folder = Path(tmp) / composite
-            build_composite(dataset, composite, folder, seed=composite_seed)
-        lib = Library.open(folder, location=Path(tmp) / "library.sqlite")
-        try:
-            report = index_folder(folder, model=model, device=device, library=lib, progress=progress)
-            t_index = time.perf_counter() - t0
-            relpath = lib.relpaths()
-            runs = []
-            for seed in seeds:
-                plan = compute_clustering(lib, layout=False, namer=None, seed=int(seed), progress=progress)
-                classes = np.array([relpath[int(pid)].split("/", 1)[0] for pid in plan.photo_ids])
-                real = classes != OUTLIER_CLASS
-                run = {"seed": int(seed), **score(classes[real], plan.labels[real]),
-                       "outliers": int((~real).sum()), "outliers_clustered": int((plan.labels[~real] >= 0).sum()),
-                       "cluster_seconds": round(plan.seconds, 2), "params": plan.params}
-                if baselines and plan.reduced is not None and len(plan.reduced) == len(classes):
-                    run["baselines"] = _baselines(plan.reduced[real], classes[real], int(seed))
-                runs.append(run)
-        finally:
-            lib.close()
+    with indexed_library(dataset, composite=composite, composite_seed=composite_seed, model=model, device=device,
+                         progress=progress) as (lib, report):
+        t_index = time.perf_counter() - t0
+        relpath = lib.relpaths()
+        runs = []
+        for seed in seeds:
+            plan = compute_clustering(lib, layout=False, namer=None, seed=int(seed), progress=progress)
+            classes = np.array([relpath[int(pid)].split("/", 1)[0] for pid in plan.photo_ids])
+            real = classes != OUTLIER_CLASS
+            run = {"seed": int(seed), **score(classes[real], plan.labels[real]),
+                   "outliers": int((~real).sum()), "outliers_clustered": int((plan.labels[~real] >= 0).sum()),
+                   "cluster_seconds": round(plan.seconds, 2), "params": plan.params}
+            if baselines and plan.reduced is not None and len(plan.reduced) == len(classes):
+                run["baselines"] = _baselines(plan.reduced[real], classes[real], int(seed))
+            runs.append(run)
     first = runs[0]
     out = {"dataset": str(dataset), "composite": composite, "model": report.model, "notice": report.notice,
            "n_photos": len(relpath), "n_skipped": len(report.skipped),

@@ -17,7 +17,8 @@ _EXIF_DT = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(
 _OFFSET = re.compile(r"^\s*([+-])(\d{2}):?(\d{2})\s*$")
 
 
-def _text(value) -> str | None:
+def exif_text(value) -> str | None:
+    """An EXIF ASCII value as text: bytes decoded, NULs dropped, blank -> None."""
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -55,8 +56,8 @@ def capture_time(exif) -> tuple[str | None, str | None]:
         sub = {}
     for name, tag, offset_tag, where in SOURCES:
         try:
-            raw = _text((sub if where == "exif" else exif).get(tag))
-            offset = _text(sub.get(offset_tag))
+            raw = exif_text((sub if where == "exif" else exif).get(tag))
+            offset = exif_text(sub.get(offset_tag))
         except Exception:
             continue
         iso = iso_datetime(raw, offset)

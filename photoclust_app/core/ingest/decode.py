@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from photoclust_app.core.errors import UnreadableImage
-from photoclust_app.core.ingest.capture_time import capture_time, iso_datetime
+from photoclust_app.core.ingest.capture_time import capture_time, exif_text, iso_datetime
 from photoclust_app.core.ingest.colour import colour_descriptor
 from photoclust_app.core.records import PhotoMeta
 
@@ -231,15 +231,6 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")  # L, 1, P, CMYK (Adobe inversion handled by Pillow), YCbCr, LAB...
 
 
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    s = str(value).replace("\x00", "").strip()
-    return s or None
-
-
 def read_exif(im: Image.Image) -> tuple[int, str | None, str | None]:
     """(orientation 1-8, taken_at ISO, camera); a corrupt EXIF block yields defaults."""
     orientation, taken_at, _, camera = read_exif_meta(im)
@@ -265,7 +256,7 @@ def read_exif_meta(im: Image.Image) -> tuple[int, str | None, str | None, str | 
     taken_at, taken_source = capture_time(exif)
     camera = None
     try:
-        make, model = _text(exif.get(0x010F)), _text(exif.get(0x0110))
+        make, model = exif_text(exif.get(0x010F)), exif_text(exif.get(0x0110))
         if make and model and model.lower().startswith(make.split()[0].lower()):
             make = None  # "Canon" + "Canon EOS 5D" -> "Canon EOS 5D"
         camera = " ".join(p for p in (make, model) if p) or None
