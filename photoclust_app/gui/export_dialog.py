@@ -25,10 +25,16 @@ log = logging.getLogger(__name__)
 UNSORTED_FOLDER = export_core.UNSORTED_FOLDER
 
 
-def plan_for(groups, dest, mode, root, others, fresh):
+def plan_for(groups, dest, mode, root, others, fresh, left_out=()):
     """(plan or None, UpdateInfo or None, earlier exports in dest, copies to supersede): an
     update of the earlier export in dest unless ``fresh`` or there is none (then an ordinary
-    export)."""
+    export). LEFT_OUT: copies "one per duplicate group" leaves out (then a separate export,
+    as on the command line: an update keeps the copies it made before)."""
+    if left_out:
+        others = list(others) + [p for p, _ in left_out]
+        earlier = export_core.earlier_exports(dest, root)[0] if str(dest).strip() else 0
+        return (export_core.plan_export(groups, dest, mode=mode, source_root=root, others=others, left_out=left_out),
+                None, earlier, [])
     if not fresh:
         up = export_core.plan_update(groups, dest, mode=mode, source_root=root, others=others)
         if up is not None:
@@ -120,6 +126,11 @@ class ExportDialog(QtWidgets.QDialog):
         self._fresh_box = QtWidgets.QCheckBox("Export separately (a second set of files beside the earlier export)")
         form.addRow("", self._fresh_box)
         self._fresh_box.hide()
+        self._dupes, self._left_out = [], []  # stored duplicate groups; copies this export leaves out
+        self._dupes_box = QtWidgets.QCheckBox()   # its text counts the copies: _update_dupes_box
+        self._dupes_box.setToolTip("Export only the keeper of each group of identical or near-identical copies "
+                                   "that Find Duplicates listed; the copies left out are listed in the manifest.")
+        form.addRow("", self._dupes_box)
         self._xmp_box = QtWidgets.QCheckBox("Also write the cluster names as XMP keywords beside the photos "
                                             "(digiKam, darktable, Lightroom)")
         form.addRow("", self._xmp_box)
@@ -173,6 +184,7 @@ class ExportDialog(QtWidgets.QDialog):
         self._dest.textChanged.connect(lambda _: self._timer.start())
         self._mode.currentIndexChanged.connect(lambda _: self._refresh_preview())
         self._unsorted_box.toggled.connect(lambda _: self._refresh_preview())
+        self._dupes_box.toggled.connect(lambda _: self._refresh_preview())
         self._fresh_box.toggled.connect(lambda _: self._refresh_preview())
         self._update_mode_note()
 
@@ -283,9 +295,31 @@ class ExportDialog(QtWidgets.QDialog):
             self._unsubscribe = None
 
     def _groups_now(self) -> list[tuple[str, list[Path]]]:
-        """(folder name, member paths) per cluster as the session holds them now."""
-        return self._session.export_groups(include_unsorted=self._unsorted_box.isChecked(),
-                                           unsorted_name=UNSORTED_FOLDER)
+        """(folder name, member paths) per cluster as the session holds them now; with "one
+        per duplicate group", without the copies (self._left_out lists them)."""
+        groups = self._session.export_groups(include_unsorted=self._unsorted_box.isChecked(),
+                                             unsorted_name=UNSORTED_FOLDER)
+        self._left_out = []
+        if self._dupes_box.isChecked() and self._dupes_box.isEnabled():
+            from photoclust_app.core.dedupe.export_filter import one_per_group
+
+            s = self._session
+            live = set(s.photo_ids())
+            paths = {p: s.photo_path(p) for _, _, members in self._dupes for p in members if p in live}
+            groups, self._left_out = one_per_group(groups, self._dupes, paths)
+        return groups
+
+    def _update_dupes_box(self) -> None:
+        """The duplicate groups Find Duplicates stored (identical and near-identical copies)."""
+        try:
+            self._dupes = self._session.library.duplicate_groups()
+        except Exception:  # a library without the table (read-only, older): no such option
+            log.debug("no stored duplicate groups", exc_info=True)
+            self._dupes = []
+        copies = sum(len(m) - 1 for _, _, m in self._dupes)
+        self._dupes_box.setText(f"One photo per duplicate group ({copies} cop{'y' if copies == 1 else 'ies'} left out)" if copies else
+                                "One photo per duplicate group (run File \u203a Find Duplicates first)")
+        self._dupes_box.setEnabled(bool(copies) and not self.is_running())
 
     def _others(self) -> list[Path]:
         """Library photos this export leaves out (Unsorted when not included): DEST must not
@@ -318,6 +352,7 @@ class ExportDialog(QtWidgets.QDialog):
         self._timer.stop()
         self._update_mode_note()
         self._update_unsorted_box()
+        self._update_dupes_box()
         if not keep_run_error:
             self._run_error = ""
         self._gen += 1
@@ -337,9 +372,9 @@ class ExportDialog(QtWidgets.QDialog):
             self._on_planned(None, str(err))
             return
         groups, mode, root, others = self._groups_now(), self.mode(), Path(self._session.folder), self._others()
-        fresh = self._fresh_box.isChecked()
+        fresh, left_out = self._fresh_box.isChecked(), list(self._left_out)
         self._planning = (gen, groups)
-        self._planner.start("preview", lambda ctx: plan_for(groups, dest, mode, root, others, fresh))
+        self._planner.start("preview", lambda ctx: plan_for(groups, dest, mode, root, others, fresh, left_out))
 
     def _on_plan_finished(self, _name: str, result) -> None:
         plan, info, earlier, self._supersede = result
@@ -378,7 +413,8 @@ class ExportDialog(QtWidgets.QDialog):
     def _start(self, name: str, job, on_success) -> None:
         self._on_success = on_success
         self._run_left_manifest = False
-        for w in (self._dest, self._mode, self._unsorted_box, self._fresh_box, self._xmp_box, self._export_btn,
+        for w in (self._dest, self._mode, self._unsorted_box, self._dupes_box, self._fresh_box, self._xmp_box,
+                  self._export_btn,
                   self._undo_btn):
             w.setEnabled(False)
         self._run_error = ""
@@ -409,11 +445,11 @@ class ExportDialog(QtWidgets.QDialog):
             self._settings.setValue("export/mode", self.mode())
         if groups != self._plan_groups:   # an edit since the preview: export what is there now
             dest, mode, root, others = plan.dest, plan.mode, Path(self._session.folder), self._others()
-            fresh = self._fresh_box.isChecked()
+            fresh, left_out = self._fresh_box.isChecked(), list(self._left_out)
 
             def fresh_plan(ctx):
                 ctx.progress(0, 0, "plan")
-                p, info, _, sup = plan_for(groups, dest, mode, root, others, fresh)
+                p, info, _, sup = plan_for(groups, dest, mode, root, others, fresh, left_out)
                 if p is None:
                     raise export_core.ExportConflict("Nothing new to export: the earlier export there is up to date.")
                 return p, info, sup

@@ -376,3 +376,26 @@ def test_the_xmp_box_tags_the_photos_after_the_export(dialog, session, library, 
     assert "Tags written to 6 XMP sidecars" in dialog._result.text()
     assert xmp.ours((library.folder / "a.jpg.xmp").read_bytes()) == ["Dogs"]
     assert not (library.folder / "g.jpg.xmp").exists()          # Unsorted
+
+
+def test_one_photo_per_duplicate_group_leaves_the_copies_out_and_lists_them(qtbot, session, library, tmp_path):
+    """The stored duplicate groups (File > Find Duplicates) make the option available: the
+    keeper is exported, its copy is not, and the manifest lists the copy as left out."""
+    ids = {p.relpath: p.id for p in library.photos()}
+    plain = ExportDialog(session)
+    qtbot.addWidget(plain)
+    assert not plain._dupes_box.isEnabled() and "Find Duplicates first" in plain._dupes_box.text()
+    library.set_duplicate_groups([("identical", ids["a.jpg"], [ids["a.jpg"], ids["b.jpg"]])])
+    d = ExportDialog(session)
+    qtbot.addWidget(d)
+    dest = tmp_path / "out"
+    d.set_destination(dest)
+    assert d._dupes_box.isEnabled() and "1 copy left out" in d._dupes_box.text()
+    d._dupes_box.setChecked(True)
+    d.wait_for_preview()
+    assert d.preview_rows()[0] == ("Dogs", 2)
+    with qtbot.waitSignal(d.exportFinished, timeout=20000) as sig:
+        d.start_export()
+    assert sorted(p.name for p in (dest / "Dogs").iterdir()) == ["a.jpg", "c.jpg"]
+    text = Path(sig.args[0]).read_text()
+    assert '"left_out"' in text and "b.jpg" in text
