@@ -16,8 +16,6 @@ folder and dest the recorded ones (st_dev, st_ino), and only on files inside tho
 from __future__ import annotations
 
 import json
-import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,18 +30,8 @@ SUFFIX = ".jsonl"
 class DedupeJournal(Journal):
     """The export's append-and-fsync writer under the removal manifest's own name."""
 
-    def __init__(self, home: Path):   # noqa: super().__init__ names files for exports
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        for n in range(1, 1000):
-            name = f"{PREFIX}{stamp}{'' if n == 1 else f'-{n}'}{SUFFIX}"
-            try:
-                fd = os.open(home / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-            except FileExistsError:
-                continue
-            self.path = home / name
-            self._f = os.fdopen(fd, "wb")
-            return
-        raise ExportConflict(f"Could not create a removal manifest in {home}.")
+    def __init__(self, home: Path):
+        super().__init__(home, prefix=PREFIX, suffix=SUFFIX, mode=0o600, what="a removal manifest")
 
 
 @dataclass

@@ -51,18 +51,20 @@ MANIFEST_SUFFIX = ".jsonl"
 class Journal:
     """Append-only writer. A failed write is truncated away so the file stays parseable."""
 
-    def __init__(self, dest: Path):
+    def __init__(self, dest: Path, *, prefix: str = MANIFEST_PREFIX, suffix: str = MANIFEST_SUFFIX,
+                 mode: int = 0o644, what: str = "a manifest file"):
+        """A new file PREFIX<UTC time>[-n]SUFFIX in DEST, never one that exists (O_EXCL)."""
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         for n in range(1, 1000):
-            name = f"{MANIFEST_PREFIX}{stamp}{'' if n == 1 else f'-{n}'}{MANIFEST_SUFFIX}"
+            name = f"{prefix}{stamp}{'' if n == 1 else f'-{n}'}{suffix}"
             try:
-                fd = os.open(dest / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+                fd = os.open(dest / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
             except FileExistsError:
                 continue
             self.path = dest / name
             self._f = os.fdopen(fd, "wb")
             return
-        raise ExportConflict(f"Could not create a manifest file in {dest}.")
+        raise ExportConflict(f"Could not create {what} in {dest}.")
 
     def write(self, record: dict, *, sync: bool = True) -> None:
         data = (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
