@@ -13,27 +13,26 @@ def size_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 4000x3000, not {text!r}") from None
 
 
-def add_parser(sub) -> None:
-    b = sub.add_parser("bench", help="speed and quality benchmarks").add_subparsers(dest="bench", metavar="BENCH")
-    b.required = True
-    s = b.add_parser("quality", help="cluster a labelled set (one subfolder per class) and score it")
+def _labelled_set(s):
+    """The arguments of a bench on a labelled photo set (quality, learn)."""
     s.add_argument("dataset", help="one subfolder per class; with --composite, the folder holding the shared sets")
     s.add_argument("--composite", default=None, help="build an unbalanced set: mixfl, mix, flmulti or clmulti")
     s.add_argument("--composite-seed", type=int, default=0)
+    s.add_argument("--model", default="clip")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.add_argument("--json", action="store_true")
+    return s
+
+
+def add_parser(sub) -> None:
+    b = sub.add_parser("bench", help="speed and quality benchmarks").add_subparsers(dest="bench", metavar="BENCH")
+    b.required = True
+    s = _labelled_set(b.add_parser("quality", help="cluster a labelled set (one subfolder per class) and score it"))
     s.add_argument("--seeds", default="42", help="clustering seeds, e.g. 0-4 or 1,2,3 (the photos are embedded once)")
     s.add_argument("--no-baselines", action="store_true", help="skip HDBSCAN eom and k-means-told-k on the same space")
-    s.add_argument("--model", default="clip")
-    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    s.add_argument("--json", action="store_true")
-    s = b.add_parser("learn", help="a simulated user places K photos per class by hand; re-cluster; score")
-    s.add_argument("dataset", help="one subfolder per class; with --composite, the folder holding the shared sets")
+    s = _labelled_set(b.add_parser("learn", help="a simulated user places K photos per class by hand; re-cluster; score"))
     s.add_argument("--examples", type=int, default=5, help="photos placed by hand per class")
-    s.add_argument("--composite", default=None, help="mixfl, mix, flmulti or clmulti (as bench quality)")
-    s.add_argument("--composite-seed", type=int, default=0)
     s.add_argument("--seed", type=int, default=0, help="which photos the simulated user picks")
-    s.add_argument("--model", default="clip")
-    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    s.add_argument("--json", action="store_true")
     s = b.add_parser("index", help="decode / embed / index speed on synthetic camera-sized JPEGs")
     s.add_argument("--n", type=int, default=200)
     s.add_argument("--size", type=size_arg, default=(4000, 3000))
