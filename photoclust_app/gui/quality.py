@@ -19,6 +19,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 
+from photoclust_app.core.store.clusters import cluster_labels
 from photoclust_app.gui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,7 @@ def read_quality(lib, vectors=None) -> tuple[dict[int, float], dict, tuple]:
         vectors = (key, *lib.embedding_matrix())
     _, ids, X = vectors
     table = lib.assignment_table()
-    labels = np.array([table.get(int(p), (None,))[0] or -1 for p in ids.tolist()], dtype=np.int64)
-    return cohesion(X, labels), _overall(lib, table), vectors
+    return cohesion(X, cluster_labels(table, ids)), _overall(lib, table), vectors
 
 
 def _overall(lib, table: dict) -> dict:
@@ -61,7 +61,7 @@ def _overall(lib, table: dict) -> dict:
         return figures
     from photoclust_app.core.clustering.cluster import cluster_metrics
 
-    cids = np.array([table.get(int(p), (None,))[0] or -1 for p in stored.photo_ids.tolist()], dtype=np.int64)
+    cids = cluster_labels(table, stored.photo_ids)
     labels = np.full(len(cids), -1, np.int64)
     member = cids >= 0
     if member.any():

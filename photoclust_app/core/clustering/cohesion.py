@@ -50,6 +50,6 @@ def cohesion(vectors: np.ndarray, labels: np.ndarray) -> dict[int, float]:
 def library_cohesion(lib) -> dict[int, float]:
     """cluster id -> score, for the library's clusters as they are now (hand edits included)."""
     ids, vectors = lib.embedding_matrix()
-    table = lib.assignment_table()
-    labels = np.array([table.get(int(p), (None,))[0] or -1 for p in ids.tolist()], dtype=np.int64)
-    return cohesion(vectors, labels)
+    from photoclust_app.core.store.clusters import cluster_labels
+
+    return cohesion(vectors, cluster_labels(lib.assignment_table(), ids))

@@ -133,11 +133,13 @@ def compute_placement(lib) -> PlacementPlan:
     """Placements for every embedded photo that was never clustered. Writes nothing."""
     import time
 
+    from photoclust_app.core.store.clusters import cluster_labels
+
     t0 = time.perf_counter()
     ids, X = lib.embedding_matrix()
     Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
     table = lib.assignment_table()
-    cluster_of = np.array([(table[p][0] or -1) if p in table else -1 for p in ids.tolist()], dtype=np.int64)
+    cluster_of = cluster_labels(table, ids)
     new_rows = np.array([r for r, p in enumerate(ids.tolist()) if p not in table], dtype=np.int64)
     lids, lxy = lib.layout()
     xy = np.full((len(ids), 2), np.nan, np.float32)

@@ -23,6 +23,7 @@ import numpy as np
 from photoclust_app.core.editing.state import MOSAIC_SIZE, SessionState, StateCache, read_state
 from photoclust_app.core.records import Cluster
 from photoclust_app.core.store.history import Applied
+from photoclust_app.core.store.clusters import cluster_labels
 from photoclust_app.core.store.library import Library
 
 __all__ = ["Session", "SessionState", "read_state", "MOSAIC_SIZE"]
@@ -339,7 +340,7 @@ class Session(StateCache):
         ids, Xn = self._matrix()
         table = self.library.assignment_table()
         kept = self.library.kept_out()
-        cid = np.array([table.get(int(p), (None, 0, False))[0] or -1 for p in ids.tolist()], dtype=np.int64)
+        cid = cluster_labels(table, ids)
         hand = np.array([table.get(int(p), (None, 0, False))[2] for p in ids.tolist()], dtype=bool)
         members = np.flatnonzero(cid == cluster_id)
         examples = np.flatnonzero((cid == cluster_id) & hand)
@@ -367,8 +368,8 @@ class Session(StateCache):
         from photoclust_app.core.clustering.assign import nearest_clusters
 
         table = self.library.assignment_table()
-        ids, vectors = self.library.embedding_matrix()
-        cid = np.array([table.get(int(p), (None, 0, False))[0] or -1 for p in ids.tolist()], dtype=np.int64)
+        ids, vectors = self._matrix()
+        cid = cluster_labels(table, ids)
         loose = np.flatnonzero((cid < 0) & np.array([not table.get(int(p), (None, 0, False))[2]
                                                      for p in ids.tolist()], dtype=bool))
         if not len(loose) or not (cid >= 0).any():

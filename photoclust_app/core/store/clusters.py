@@ -158,6 +158,12 @@ class ClusterStore:
                 "params": _json(r[4]), "metrics": _json(r[5])}
 
 
+def cluster_labels(table: dict, photo_ids) -> np.ndarray:
+    """The cluster id of each photo of PHOTO_IDS in an assignment_table(), -1 for Unsorted or
+    never clustered: the label array the numpy code (cohesion, placement, suggestions) wants."""
+    return np.array([(table.get(int(p)) or (None,))[0] or -1 for p in np.asarray(photo_ids).tolist()], dtype=np.int64)
+
+
 def alternatives(text) -> list[str]:
     """The stored alternatives, as a list of names (anything else: none)."""
     try:
