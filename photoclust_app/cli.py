@@ -222,8 +222,7 @@ def _list_levels(lib) -> int:
     from photoclust_app.core.clustering import hierarchy
     from photoclust_app.core import pipeline
 
-    ids, _ = lib.embedding_matrix()
-    found = usable_tree(lib, ids, pipeline.stored_granularity(lib) or hierarchy.MIN_SIZE)
+    found = usable_tree(lib, lib.embedded_ids(), pipeline.stored_granularity(lib) or hierarchy.MIN_SIZE)
     if found is None:
         print("No hierarchy covers the library as it is now: run `photoclust cluster FOLDER` first.", file=sys.stderr)
         return 1

@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 # level) or N (exactly N groups); cluster.min_cluster_size: the smallest group (default 8).
 GROUPS_KEY = "cluster.groups"
 MIN_CLUSTER_SIZE_KEY = "cluster.min_cluster_size"
-_OLD_KEYS = ("gui.min_cluster_size",)  # where 0.1 kept a (then sqrt(n)-scaled) size: ignored now
 STORED = object()  # "the setting stored in the library", as a default argument
 
 

@@ -214,20 +214,6 @@ def davies_bouldin(Z: np.ndarray, labels: np.ndarray) -> float | None:
     return float(r.max(axis=1).mean())
 
 
-def _renumber_by_size(labels: np.ndarray) -> np.ndarray:
-    """0 = largest cluster; ties broken by the cluster's first row, so it is deterministic."""
-    out = np.full(len(labels), -1, dtype=np.int64)
-    ids = np.unique(labels[labels >= 0])
-    if len(ids) == 0:
-        return out
-    sizes = np.array([(labels == c).sum() for c in ids])
-    first = np.array([np.flatnonzero(labels == c)[0] for c in ids])
-    order = np.lexsort((first, -sizes))
-    for new, old in enumerate(ids[order]):
-        out[labels == old] = new
-    return out
-
-
 def _as_matrix(vectors) -> np.ndarray:
     X = np.asarray(vectors, dtype=np.float32)
     if X.ndim == 1 and X.size == 0:

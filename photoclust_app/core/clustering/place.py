@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from photoclust_app.core.clustering.suggest import evenly  # a theme of 30,000 photos votes as well through 2,048
+
 K = 15
 CANDIDATES = 4
 MIN_SHARE = 0.6
@@ -63,7 +65,7 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
     cen = (cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)).astype(np.float32)
     own = np.einsum("ij,ij->i", Xn[member], cen[pos])
     fence = np.array([np.quantile(own[pos == j], FENCE) for j in range(len(ids))])
-    by_cluster = [_even(member[pos == j], MAX_POOL) for j in range(len(ids))]
+    by_cluster = [evenly(member[pos == j], MAX_POOL) for j in range(len(ids))]
     out_c, out_s, conf = [], [], np.zeros(len(new_rows))
     out_xy = np.full((len(new_rows), 2), np.nan, np.float32)
     Q = Xn[new_rows]
@@ -112,13 +114,6 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
     if missing.any():
         out_xy[missing] = _fallback_xy(xy, int(missing.sum()))
     return out_c, out_s, conf, out_xy
-
-
-def _even(rows: np.ndarray, cap: int) -> np.ndarray:
-    """At most CAP of ROWS, evenly spread: a theme of 30,000 photos votes as well through 2,048."""
-    if len(rows) <= cap:
-        return rows
-    return rows[np.linspace(0, len(rows) - 1, cap).round().astype(int)]
 
 
 def _fallback_xy(xy: np.ndarray | None, n: int) -> np.ndarray:

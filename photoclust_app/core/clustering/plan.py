@@ -81,25 +81,19 @@ def compute_clustering(lib: Library, *, min_cluster_size: int | None = None, gro
     """Cluster every photo embedded with the library's model, automatically, at exactly
     ``groups`` clusters or at tree ``level``. The user's corrections are honoured when the
     plan is applied: hand-placed photos stay, kept-out photos never join the cluster they
-    were moved out of. With ``reuse`` a granularity
-    change cuts the tree the current clusters came from when it still covers exactly these
-    photos (milliseconds, the map stays); else UMAP and a new tree. Writes nothing."""
+    were moved out of. With ``reuse`` a granularity change cuts the tree the current clusters
+    came from when it still covers exactly these photos (milliseconds, the map stays); else
+    UMAP and a new tree. Writes nothing."""
     ids, vectors = lib.embedding_matrix()
-    return _compute_clustering(lib, ids, vectors, min_cluster_size=min_cluster_size, groups=groups, level=level,
-                               reuse=reuse, layout=layout, namer=namer, seed=seed, progress=progress, cancel=cancel)
-
-
-def _compute_clustering(lib, ids, vectors, *, min_cluster_size, groups, level, reuse, layout, namer, seed,
-                        progress, cancel) -> ClusteringPlan:
     m = int(min_cluster_size) if min_cluster_size is not None else hierarchy.MIN_SIZE
     stored = usable_tree(lib, ids, m) if reuse else None
     if stored is not None:
         from photoclust_app.core.clustering.cluster import cut_result
 
-        tree_id, tree = stored
+        row, tree = stored
+        tree_id = row.id
         t0 = time.perf_counter()
-        z = lib.load_tree(tree_id).reduced
-        result = cut_result(tree, z, groups=groups, level=level, seed=seed,
+        result = cut_result(tree, row.reduced, groups=groups, level=level, seed=seed,
                             params={"seed": int(seed), "n": len(ids), "min_cluster_size": m, "path": "tree",
                                     "tree": tree_id, "n_levels": len(tree.order) + 1,
                                     "default_level": tree.default})
@@ -111,9 +105,10 @@ def _compute_clustering(lib, ids, vectors, *, min_cluster_size, groups, level, r
                     layout=layout, namer=namer, seed=seed, progress=progress, cancel=cancel)
 
 
-def usable_tree(lib: Library, ids: np.ndarray, min_size: int) -> tuple[int, hierarchy.Tree] | None:
-    """The tree the current clusters were cut from, if it was built from exactly these photos
-    with this model and smallest group; None means a granularity change must re-cluster."""
+def usable_tree(lib: Library, ids: np.ndarray, min_size: int):
+    """(the stored row, its hierarchy.Tree): the tree the current clusters were cut from, if it
+    was built from exactly these photos with this model and smallest group; None means a
+    granularity change must re-cluster."""
     stored = lib.load_tree(lib.get_meta(TREE_KEY))
     if stored is None or stored.model != (lib.model or "") or not np.array_equal(stored.photo_ids, ids):
         return None
@@ -124,7 +119,7 @@ def usable_tree(lib: Library, ids: np.ndarray, min_size: int) -> tuple[int, hier
         return None
     if tree.min_size != int(min_size) or len(tree.atom_of) != len(ids):
         return None
-    return stored.id, tree
+    return stored, tree
 
 
 def compute_split(lib: Library, cluster_id: int, *, namer: Namer | None = None, seed: int = 42,

@@ -28,7 +28,7 @@ def suggest(Xn: np.ndarray, members: np.ndarray, examples: np.ndarray, candidate
     if len(candidates) == 0 or (len(members) == 0 and len(examples) == 0):
         return []
     if len(examples):
-        E = Xn[_spread(examples)]
+        E = Xn[evenly(examples, MAX_EXAMPLES)]
 
         def score(rows):
             return _affinity(Xn[rows], E) if len(rows) else np.zeros(0, np.float32)
@@ -59,11 +59,12 @@ def suggest(Xn: np.ndarray, members: np.ndarray, examples: np.ndarray, candidate
 
 
 
-def _spread(rows) -> np.ndarray:
-    rows = np.asarray(sorted(rows))
-    if len(rows) <= MAX_EXAMPLES:
+def evenly(rows, cap: int) -> np.ndarray:
+    """At most CAP of ROWS (ascending), evenly spread: a bounded sample that still covers them."""
+    rows = np.sort(np.asarray(rows))
+    if len(rows) <= cap:
         return rows
-    return rows[np.linspace(0, len(rows) - 1, MAX_EXAMPLES).round().astype(int)]
+    return rows[np.linspace(0, len(rows) - 1, cap).round().astype(int)]
 
 
 def _affinity(Q: np.ndarray, E: np.ndarray) -> np.ndarray:
