@@ -33,6 +33,9 @@ def add_parser(sub) -> None:
     s = _labelled_set(b.add_parser("learn", help="a simulated user places K photos per class by hand; re-cluster; score"))
     s.add_argument("--examples", type=int, default=5, help="photos placed by hand per class")
     s.add_argument("--seed", type=int, default=0, help="which photos the simulated user picks")
+    s = _labelled_set(b.add_parser("stream", help="cluster half a labelled set, add the rest in steps; placement vs re-cluster"))
+    s.add_argument("--steps", type=int, default=10, help="batches the second half arrives in")
+    s.add_argument("--seed", type=int, default=0, help="which photos arrive first")
     s = b.add_parser("index", help="decode / embed / index speed on synthetic camera-sized JPEGs")
     s.add_argument("--n", type=int, default=200)
     s.add_argument("--size", type=size_arg, default=(4000, 3000))
@@ -101,6 +104,15 @@ def cmd_bench(args) -> int:
         result = bench_learn(args.dataset, model=args.model, device=args.device, examples=args.examples,
                              composite=args.composite, composite_seed=args.composite_seed, seed=args.seed,
                              progress=bar)
+    elif args.bench == "stream":
+        from photoclust_app.core.bench.stream_bench import bench_stream
+        from photoclust_app.core.errors import PhotoclustError
+
+        if args.steps < 1:
+            raise PhotoclustError("--steps must be at least 1.")
+        result = bench_stream(args.dataset, model=args.model, device=args.device, steps=args.steps,
+                              composite=args.composite, composite_seed=args.composite_seed, seed=args.seed,
+                              progress=bar)
     elif args.bench == "index":
         from photoclust_app.core.bench.index_bench import bench_index
 
@@ -143,5 +155,19 @@ def cmd_bench(args) -> int:
         print(json.dumps(result, indent=2, default=str))
     else:
         for key, value in result.items():
-            print(f"{key:>22}: {value:.4g}" if isinstance(value, float) else f"{key:>22}: {value}")
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                print(f"{key:>22}:")
+                _table(value)
+            else:
+                print(f"{key:>22}: {value:.4g}" if isinstance(value, float) else f"{key:>22}: {value}")
     return 0
+
+
+def _table(rows: list[dict]) -> None:
+    """Rows of figures (a bench's steps) as aligned columns."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    cells = [[str(r.get(k, "")) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    print("  ".join(k.rjust(w) for k, w in zip(keys, widths)))
+    for c in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(c, widths)))

@@ -195,3 +195,21 @@ def test_bench_learn_simulated_user_keeps_every_placed_photo(tmp_path):
     assert {"nmi_before", "nmi_after", "ari_before", "ari_after", "placed", "placed_kept"} <= set(r)
     assert r["n_classes"] == 3 and r["placed"] > 0 and r["placed_kept"] == r["placed"]
     assert 0 <= r["nmi_before"] <= 1 and 0 <= r["nmi_after"] <= 1
+
+
+def test_bench_stream_places_each_batch_without_moving_the_map():
+    """bench stream on three labelled looks: half clustered, the rest in 4 batches; every row
+    has the figures, placement keeps the looks apart as well as a full re-cluster does, and no
+    existing map point ever moves."""
+    from photoclust_app.core.bench.stream_bench import stream
+
+    rng = np.random.default_rng(4)
+    looks = [unit(rng.normal(size=32)) for _ in range(3)]
+    X = np.concatenate([look(rng, c, 80) for c in looks])
+    paths = [f"c{c}/{i:04d}.jpg" for i, c in enumerate(np.repeat([0, 1, 2], 80))]
+    rows = stream(paths, X, model="m", steps=4, seed=0)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert sum(r["added"] for r in rows) == 120 and rows[-1]["photos"] == 240
+    assert all(r["map_max_move"] == 0.0 for r in rows)
+    assert all(r["placed"] + r["to_review"] == r["added"] for r in rows)
+    assert rows[-1]["nmi_placement"] >= rows[-1]["nmi_full_recluster"] - 0.05 and rows[-1]["nmi_placement"] > 0.8

@@ -3,8 +3,9 @@
 After a re-index, a photo that was never clustered is placed by a vote of its K nearest
 clustered photos in the original embedding space (cosine): the cluster with the largest
 similarity-weighted vote wins, and the vote share is its confidence. It joins only when it
-is also no further from that cluster's centroid than the cluster's own far members (the
-FENCE quantile of their cosines) and the share reaches MIN_SHARE; otherwise it stays
+is also not an outlier of that cluster (its cosine to the centroid above Tukey's fence, Q1 -
+FENCE IQRs of the members' own cosines: a 5% quantile, used before, sent one typical new
+photo in twenty to review by construction) and the share reaches MIN_SHARE; otherwise it stays
 Unsorted and goes to the To-review list with the cluster it would join. Kept-out clusters
 never win. Its map position is the mean of its nearest neighbours' positions: existing
 points never move. The search is two-stage (the best CANDIDATES clusters by centroid, then
@@ -25,7 +26,7 @@ from photoclust_app.core.clustering.suggest import evenly  # a theme of 30,000 p
 K = 15
 CANDIDATES = 4
 MIN_SHARE = 0.6
-FENCE = 0.05
+FENCE = 1.5
 MAX_SHARE = 0.25
 MAX_POOL = 2048  # members per candidate cluster the neighbours are sought among (evenly spread)
 
@@ -64,7 +65,7 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
     np.add.at(cen, pos, Xn[member])
     cen = (cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)).astype(np.float32)
     own = np.einsum("ij,ij->i", Xn[member], cen[pos])
-    fence = np.array([np.quantile(own[pos == j], FENCE) for j in range(len(ids))])
+    fence = np.array([_fence(own[pos == j]) for j in range(len(ids))])
     by_cluster = [evenly(member[pos == j], MAX_POOL) for j in range(len(ids))]
     out_c, out_s, conf = [], [], np.zeros(len(new_rows))
     out_xy = np.full((len(new_rows), 2), np.nan, np.float32)
@@ -114,6 +115,12 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
     if missing.any():
         out_xy[missing] = _fallback_xy(xy, int(missing.sum()))
     return out_c, out_s, conf, out_xy
+
+
+def _fence(cos: np.ndarray) -> float:
+    """Tukey's lower fence of a cluster's cosines to its centroid."""
+    q1, q3 = np.quantile(cos, [0.25, 0.75])
+    return float(q1 - FENCE * (q3 - q1))
 
 
 def _fallback_xy(xy: np.ndarray | None, n: int) -> np.ndarray:
