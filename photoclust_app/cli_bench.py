@@ -67,9 +67,10 @@ def add_parser(sub) -> None:
     s.add_argument("--dim", type=int, default=512)
     s.add_argument("--queries", type=int, default=50)
     s.add_argument("--json", action="store_true")
-    s = b.add_parser("cluster", help="UMAP / HDBSCAN speed and memory on synthetic embeddings")
+    s = b.add_parser("cluster", help="clustering + map speed and memory on synthetic embeddings, beside the old path")
     s.add_argument("--n", type=int, default=20000)
     s.add_argument("--dim", type=int, default=512)
+    s.add_argument("--no-old", action="store_true", help="skip the old path (two UMAP fits) in the same run")
     s.add_argument("--json", action="store_true")
 
 
@@ -149,7 +150,7 @@ def cmd_bench(args) -> int:
     else:
         from photoclust_app.core.bench.cluster_bench import bench_cluster
 
-        result = bench_cluster(n=args.n, dim=args.dim, progress=bar)
+        result = bench_cluster(n=args.n, dim=args.dim, old=not args.no_old, progress=bar)
     bar.finish()
     if args.json:
         print(json.dumps(result, indent=2, default=str))

@@ -59,7 +59,7 @@ def test_a_level_change_cuts_the_stored_tree_without_refitting(lib, monkeypatch)
 
     import photoclust_app.core.clustering.cluster as cluster_mod
 
-    monkeypatch.setattr(cluster_mod, "reduce_vectors", lambda *a, **k: pytest.fail("a level change refitted UMAP"))
+    monkeypatch.setattr(cluster_mod.reduce, "reduce", lambda *a, **k: pytest.fail("a level change refitted UMAP"))
     for n in (1, 2, 3, 4, 6):
         plan = pipeline.compute(lib, groups=n, names=False)
         assert plan.tree_id == int(tree_id) and plan.xy is None  # the map stays

@@ -1,7 +1,8 @@
 """`photoclust bench cluster`: speed, peak memory and quality of the clustering stage.
 
-Runs the public entry points (cluster_vectors, layout_2d) on synthetic clustered embeddings
-and times each stage from their progress reports; then what a granularity change costs on the
+Runs the public entry point (cluster_vectors with its map) on synthetic clustered embeddings
+and times each stage from its progress reports, beside the old path (two UMAP fits, two kNN
+graphs) in the same run; then what a granularity change costs on the
 tree that run built (issue 9's targets at 100k: a level change <= 0.2 s, exactly N <= 10 s):
 the bare cut, the cut with its quality figures (what the plan computes), the slider's stops,
 exactly N at twice the automatic count, and the per-cluster cohesion the list shows. JIT compilation is paid once up front
@@ -55,10 +56,12 @@ def synthetic_embeddings(n: int, dim: int, seed: int = 0, n_blobs: int = 50,
     return _unit(X[order]).astype(np.float32), truth[order]
 
 
-def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: ProgressFn | None = None) -> dict:
-    """Time UMAP n-D, the hierarchy, UMAP 2-D on n synthetic embeddings, then level changes."""
+def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, old: bool = True,
+                  progress: ProgressFn | None = None) -> dict:
+    """Time the clustering with its map (one shared neighbour graph, reduce.py) on n synthetic
+    embeddings, stage by stage, then level changes; with OLD also the previous path in the
+    same run (UMAP 10-d, the tree, a second UMAP 2-D, each building its own kNN graph)."""
     from photoclust_app.core.clustering.cluster import cluster_vectors
-    from photoclust_app.core.clustering.layout import layout_2d
     from photoclust_app.core.clustering.numba_cache import warm_up
 
     progress = progress or no_progress
@@ -69,24 +72,31 @@ def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: Progr
     marks: dict[str, float] = {}
 
     def mark(done: int, total: int, stage: str) -> None:
-        marks.setdefault(f"{stage}:{'end' if done >= total else 'start'}", time.perf_counter())
-        progress(2 if stage == "layout" else 1, 4, stage)
+        now = time.perf_counter()
+        marks.setdefault(f"{stage}:start", now)
+        marks[f"{stage}:end"] = now
+        progress(2, 4, stage)
 
     with RssSampler() as rss:
         t0 = time.perf_counter()
-        result = cluster_vectors(X, seed=seed, progress=mark)
+        result = cluster_vectors(X, seed=seed, layout=True, progress=mark)
         t1 = time.perf_counter()
-        layout_2d(X, seed=seed, progress=mark)
-        t2 = time.perf_counter()
-    progress(4, 4, "done")
+    progress(3, 4, "old path")
+
+    def span(stage: str) -> float | None:
+        return round(marks[f"{stage}:end"] - marks[f"{stage}:start"], 2) if f"{stage}:start" in marks else None
+
     out = {
         "n": n, "dim": dim, "seed": seed,
         "jit_warmup_s": round(jit_s, 2),
-        "umap_nd_s": round(marks["reduce:end"] - marks["reduce:start"], 2),
-        "hierarchy_s": round(marks["cluster:end"] - marks["cluster:start"], 2),
+        "neighbours_s": span("neighbours"),
+        "umap_nd_s": span("reduce"),
+        "hierarchy_s": span("cluster"),
         "hierarchy_parts_s": result.params.get("tree_seconds"),
-        "cluster_total_s": round(t1 - t0, 2),
-        "umap_2d_s": round(t2 - t1, 2),
+        "layout_wait_s": span("layout"),
+        "n_epochs": result.params.get("n_epochs"),
+        "cluster_and_layout_s": round(t1 - t0, 2),
+        "total_s": round(t1 - t0 + jit_s, 2),
         "rss_before_mb": rss.before_mb, "peak_rss_mb": rss.peak_mb,
         "peak_rss_source": rss.source,
         "n_clusters": result.metrics["n_clusters"], "true_clusters": int(truth.max()) + 1,
@@ -96,15 +106,48 @@ def bench_cluster(n: int = 20000, dim: int = 512, seed: int = 0, progress: Progr
     }
     if result.tree is not None:
         out.update(granularity_timings(result.tree, result.reduced, X))
-    try:
-        from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
-        out["nmi"] = round(float(normalized_mutual_info_score(truth, result.labels)), 4)
-        out["ari"] = round(float(adjusted_rand_score(truth, result.labels)), 4)
-    except ImportError:  # pragma: no cover
-        pass
+    out.update(_scores(truth, result.labels))
+    if old:
+        out["old_path"] = old_path(X, truth, seed)
+        out["speedup_vs_old"] = round(out["old_path"]["total_s"] / max(out["cluster_and_layout_s"], 1e-9), 2)
+    progress(4, 4, "done")
     log.info("bench_cluster %s", out)
     return out
+
+
+def old_path(X: np.ndarray, truth: np.ndarray, seed: int) -> dict:
+    """The path before issue 13, for comparison in the same run: umap.UMAP 10-d (its own kNN
+    graph, 200 epochs above 10k photos), the same tree, then a second umap.UMAP 2-D fit."""
+    import warnings
+
+    from photoclust_app.core.clustering import hierarchy
+    from photoclust_app.core.clustering.numba_cache import import_umap
+
+    umap = import_umap()
+    with RssSampler() as rss, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        r10 = umap.UMAP(n_components=10, n_neighbors=15, min_dist=0.0, metric="cosine", random_state=seed,
+                        n_jobs=1, low_memory=True)
+        Z = np.ascontiguousarray(r10.fit_transform(X), dtype=np.float32)
+        t1 = time.perf_counter()
+        knn = getattr(r10, "_knn_indices", None)
+        tree = hierarchy.build(Z, X, None if knn is None else np.asarray(knn, np.int64), min_size=hierarchy.MIN_SIZE)
+        labels = hierarchy.cut(tree, tree.default)
+        t2 = time.perf_counter()
+        umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, metric="cosine", random_state=seed, n_jobs=1,
+                  low_memory=True).fit_transform(X)
+        t3 = time.perf_counter()
+    return {"umap_nd_s": round(t1 - t0, 2), "hierarchy_s": round(t2 - t1, 2), "umap_2d_s": round(t3 - t2, 2),
+            "total_s": round(t3 - t0, 2), "peak_rss_mb": rss.peak_mb,
+            "n_clusters": int(labels.max()) + 1, **_scores(truth, labels)}
+
+
+def _scores(truth: np.ndarray, labels: np.ndarray) -> dict:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    return {"nmi": round(float(normalized_mutual_info_score(truth, labels)), 4),
+            "ari": round(float(adjusted_rand_score(truth, labels)), 4)}
 
 
 def granularity_timings(tree, Z: np.ndarray, X: np.ndarray) -> dict:

@@ -25,20 +25,18 @@ the k-d tree are deterministic, so the same input and seed give the same labels.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from photoclust_app.core.clustering import hierarchy
-from photoclust_app.core.clustering.numba_cache import import_umap
+from photoclust_app.core.clustering import hierarchy, reduce
+from photoclust_app.core.clustering.layout import layout_2d
 from photoclust_app.core.errors import PhotoclustError
 from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
 
 log = logging.getLogger(__name__)
 
 N_COMPONENTS = 10
-N_NEIGHBORS = 15
 MIN_SIZE = hierarchy.MIN_SIZE  # the smallest group (8): a dinner, a hike, one burst
 IDENTICAL_COS_DIST = 1e-4
 SILHOUETTE_SAMPLE = 2000  # a +-0.01 estimate; 5000 made a level change at 100k cost ~0.4 s
@@ -57,6 +55,7 @@ class ClusterResult:
     params: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     tree: hierarchy.Tree | None = None  # every granularity of this run; None on the trivial paths
+    xy: np.ndarray | None = None  # (n, 2) the map, when asked for (same graph as the clustering space)
 
     @property
     def n_clusters(self) -> int:
@@ -70,12 +69,14 @@ def cluster_vectors(
     groups: int | None = None,
     level: int | None = None,
     seed: int = 42,
+    layout: bool = False,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> ClusterResult:
     """Cluster L2-normalised embeddings at the tree's default level (automatic), at exactly
     ``groups`` clusters, or at tree ``level``; see the module docstring for why these steps.
-    ``min_cluster_size`` is the smallest group (default 8)."""
+    ``min_cluster_size`` is the smallest group (default 8). With ``layout`` the result also
+    holds the 2-D map, laid out from the same neighbour graph (reduce.py) beside the clustering."""
     progress = progress or no_progress
     X = _as_matrix(vectors)
     n = len(X)
@@ -85,20 +86,22 @@ def cluster_vectors(
     params = {"seed": int(seed), "n": n, "min_cluster_size": m}
     check_cancel(cancel)
     if n == 0:
-        return _trivial(X, params, "empty", progress)
+        return _trivial(X, params, "empty", progress, layout, seed, cancel)
     if n < 2 * m or _all_identical(X):
-        return _trivial(X, params, "single", progress)
+        return _trivial(X, params, "single", progress, layout, seed, cancel)
 
-    progress(0, 1, "reduce")
     first, inverse = _dedupe(X)
     Xu = X if first is None else X[first]
-    knn = None
+    knn, reduction = None, None
     if len(Xu) >= MIN_UMAP_N:
-        Zu, reduce_params, knn_u = reduce_vectors(Xu, seed=seed, with_knn=True)
+        reduction = reduce.reduce(Xu, seed=seed, n_components=N_COMPONENTS, with_map=layout, progress=progress,
+                                  cancel=cancel)
+        Zu, reduce_params, knn_u = reduction.Z, reduction.info, reduction.knn
         if knn_u is not None and first is not None:  # a copy's neighbours are its original's, as full rows
             knn_u = np.where(knn_u >= 0, first[np.maximum(knn_u, 0)], -1)[inverse]
         knn = knn_u  # None under 4096 photos (UMAP computed all distances): the tree finds them in X
     else:  # a handful of distinct vectors: nothing for UMAP to learn, cluster them as they are
+        progress(0, 1, "reduce")
         Zu, reduce_params = Xu, {"reducer": "none"}
     Z = Zu if first is None else np.ascontiguousarray(Zu[inverse])
     params.update(reduce_params, n_unique=len(Xu))
@@ -106,13 +109,21 @@ def cluster_vectors(
     check_cancel(cancel)
 
     progress(0, 1, "cluster")
-    tree = hierarchy.build(Z, X, knn, min_size=m)
-    params.update(path="umap+hierarchy", gap_ratio=hierarchy.GAP_RATIO, n_levels=len(tree.order) + 1,
-                  default_level=tree.default, tree_seconds={k: round(v, 3) for k, v in tree.seconds.items()},
-                  **_versions())
-    result = cut_result(tree, Z, groups=groups, level=level, seed=seed, params=params)
-    progress(1, 1, "cluster")
-    check_cancel(cancel)
+    try:
+        tree = hierarchy.build(Z, X, knn, min_size=m)
+        params.update(path="umap+hierarchy", gap_ratio=hierarchy.GAP_RATIO, n_levels=len(tree.order) + 1,
+                      default_level=tree.default, tree_seconds={k: round(v, 3) for k, v in tree.seconds.items()},
+                      **_versions())
+        result = cut_result(tree, Z, groups=groups, level=level, seed=seed, params=params)
+        progress(1, 1, "cluster")
+        check_cancel(cancel)
+    except BaseException:
+        if reduction is not None and reduction._map is not None:
+            reduction._map.stop()
+        raise
+    if layout:
+        xy = reduction.layout(progress, cancel) if reduction is not None else None
+        result.xy = _spread_copies(xy, first, inverse) if xy is not None else layout_2d(X, seed=seed, cancel=cancel)
     log.info("clustered %d photos: %d clusters, %.1f%% unsorted", n, result.metrics["n_clusters"],
              100 * result.metrics["noise_fraction"])
     return result
@@ -144,32 +155,23 @@ def cut_result(tree: hierarchy.Tree, Z: np.ndarray, *, groups: int | None = None
                          tree)
 
 
-def reduce_vectors(X: np.ndarray, *, seed: int = 42, n_components: int = N_COMPONENTS,
-                   n_neighbors: int = N_NEIGHBORS, min_dist: float = 0.0, with_knn: bool = False):
-    """UMAP with cosine metric; shrinks n_neighbors / n_components for tiny inputs (UMAP
-    needs n_neighbors < n, and its spectral init needs n_components + 1 < n). With
-    ``with_knn`` also UMAP's own original-space neighbour lists (n, k), which the hierarchy's
-    modularity graph uses: free, where computing them again at 100k costs seconds."""
-    umap = import_umap()
-    n = len(X)
-    nn = max(2, min(n_neighbors, n - 1))
-    nc = max(1, min(n_components, n - 2))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*n_jobs value.*")
-        warnings.filterwarnings("ignore", message=".*[Gg]raph is not fully connected.*")
-        warnings.filterwarnings("ignore", category=UserWarning, module="umap")
-        reducer = umap.UMAP(n_components=nc, n_neighbors=nn, min_dist=min_dist, metric="cosine",
-                            random_state=int(seed), n_jobs=1, low_memory=True, verbose=False)
-        Z = reducer.fit_transform(X)
-    Z = np.ascontiguousarray(Z, dtype=np.float32)
-    if not np.isfinite(Z).all():  # never seen, but HDBSCAN would crash on it
-        raise ValueError("UMAP produced non-finite coordinates")
-    info = {"reducer": "umap", "n_components": nc, "n_neighbors": nn, "min_dist": min_dist, "metric": "cosine"}
-    if not with_knn:
-        return Z, info
-    knn = getattr(reducer, "_knn_indices", None)
-    knn = None if knn is None or len(knn) != n else np.asarray(knn, dtype=np.int64)
-    return Z, info, knn
+def _spread_copies(xy: np.ndarray, first: np.ndarray | None, inverse: np.ndarray | None) -> np.ndarray:
+    """The map of the distinct vectors, for every photo: copies of a photo sit on a tiny
+    spiral around it (0.2% of the map's extent), so each dot stays hoverable."""
+    if first is None:
+        return np.ascontiguousarray(xy, dtype=np.float32)
+    out = np.asarray(xy, dtype=np.float64)[inverse]
+    extent = float(np.ptp(xy, axis=0).max()) if len(xy) > 1 else 1.0
+    seen = np.zeros(len(first), dtype=np.int64)
+    rank = np.empty(len(inverse), dtype=np.int64)
+    for row, u in enumerate(inverse.tolist()):  # the k-th copy of a vector, in input order
+        rank[row] = seen[u]
+        seen[u] += 1
+    k = rank[rank > 0].astype(np.float64)
+    theta = k * np.pi * (3 - np.sqrt(5))
+    r = 0.002 * (extent or 1.0) * np.sqrt(k)
+    out[rank > 0] += np.column_stack([r * np.cos(theta), r * np.sin(theta)])
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def cluster_metrics(Z: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
@@ -254,7 +256,8 @@ def _all_identical(X: np.ndarray) -> bool:
     return bool((1.0 - cos).max() < IDENTICAL_COS_DIST)
 
 
-def _trivial(X: np.ndarray, params: dict, path: str, progress: ProgressFn) -> ClusterResult:
+def _trivial(X: np.ndarray, params: dict, path: str, progress: ProgressFn, layout: bool = False, seed: int = 42,
+             cancel: CancelFn | None = None) -> ClusterResult:
     """Empty input, too few photos for two clusters, or no spread at all: one cluster."""
     n = len(X)
     for stage in ("reduce", "cluster"):
@@ -263,7 +266,8 @@ def _trivial(X: np.ndarray, params: dict, path: str, progress: ProgressFn) -> Cl
     labels = np.zeros(n, dtype=np.int64)
     metrics = {"n_clusters": 1 if n else 0, "noise_fraction": 0.0, "silhouette": None,
                "davies_bouldin": None}
-    return ClusterResult(labels, np.ones(n, dtype=np.float32), X.astype(np.float32), params, metrics)
+    xy = layout_2d(X, seed=seed, progress=progress, cancel=cancel) if layout else None
+    return ClusterResult(labels, np.ones(n, dtype=np.float32), X.astype(np.float32), params, metrics, xy=xy)
 
 
 def _versions() -> dict:

@@ -1,24 +1,21 @@
-"""2-D coordinates for the map view: UMAP(2-d, cosine) straight from the embeddings.
+"""2-D coordinates for the map view on their own: UMAP(2-d, cosine) of the embeddings.
 
-The map is computed from the original vectors, not from the 10-d clustering space, so it can
-run in parallel with (or without) clustering. ``min_dist=0.1`` keeps dots of one cluster from
+A clustering lays its map out from its own neighbour graph (reduce.py, cluster_vectors with
+``layout=True``); this is the map of photos nobody is clustering (tiny or identical sets). ``min_dist=0.1`` keeps dots of one cluster from
 collapsing onto one pixel. Inputs too small for UMAP (< 32 photos) use PCA, and vectors that
 all point the same way are laid out on a small sunflower spiral so every dot stays hoverable.
 """
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 
-from photoclust_app.core.clustering.numba_cache import import_umap
+from photoclust_app.core.clustering.reduce import MAP_MIN_DIST as MIN_DIST
 from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
 
 log = logging.getLogger(__name__)
 
-N_NEIGHBORS = 15
-MIN_DIST = 0.1
 MIN_UMAP_N = 32
 
 
@@ -49,13 +46,12 @@ def layout_2d(vectors: np.ndarray, *, seed: int = 42, progress: ProgressFn | Non
 
 
 def _umap_2d(X: np.ndarray, seed: int) -> np.ndarray:
-    umap = import_umap()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module="umap")
-        reducer = umap.UMAP(n_components=2, n_neighbors=min(N_NEIGHBORS, len(X) - 1),
-                            min_dist=MIN_DIST, metric="cosine", random_state=int(seed), n_jobs=1,
-                            low_memory=True, verbose=False)
-        xy = reducer.fit_transform(X)
+    from photoclust_app.core.clustering.reduce import reduce
+
+    try:
+        xy = reduce(X, seed=seed, n_components=2, min_dist=MIN_DIST).Z
+    except ValueError:  # non-finite coordinates
+        xy = np.full((len(X), 2), np.nan)
     if not np.isfinite(xy).all():  # pragma: no cover - defensive; fall back to something drawable
         log.warning("UMAP layout produced non-finite coordinates; using PCA")
         return _pca_2d(X)

@@ -112,4 +112,7 @@ def warm_up() -> float:
             for dim, min_dist in ((10, 0.0), (2, 0.1)):
                 umap.UMAP(n_components=dim, n_neighbors=15, min_dist=min_dist, metric="cosine",
                           random_state=0, n_jobs=1, n_epochs=epochs, init="random").fit(X)
+        from photoclust_app.core.clustering.reduce import reduce
+
+        reduce(small, seed=0, with_map=True, n_epochs=20).layout()  # our nogil epoch kernel
     return time.perf_counter() - t0

@@ -149,16 +149,10 @@ def _compute(model, ids, vectors, *, min_cluster_size, groups, level, layout, na
     progress = progress or no_progress
     t0 = time.perf_counter()
     result = cluster_vectors(vectors, min_cluster_size=min_cluster_size, groups=groups, level=level, seed=seed,
-                             progress=progress, cancel=cancel)
+                             layout=layout, progress=progress, cancel=cancel)
     check_cancel(cancel)
-    xy = None
-    if layout:
-        from photoclust_app.core.clustering.layout import layout_2d
-
-        xy = layout_2d(vectors, seed=seed, progress=progress, cancel=cancel)
-        check_cancel(cancel)
     plan = _finish(model, ids, vectors, result, layout=False, namer=namer, t0=t0)
-    plan.xy, plan.tree = xy, result.tree
+    plan.xy, plan.tree = result.xy, result.tree
     plan.stops = hierarchy.stops(result.tree) if result.tree is not None else []
     return plan
 
