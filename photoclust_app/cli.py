@@ -135,9 +135,11 @@ def _run_gui(argv: list[str]) -> int:
 
 
 def cmd_index(args) -> int:
+    from photoclust_app.core import pipeline
     from photoclust_app.core.ingest.index import index_folder
     from photoclust_app.terminal_progress import TerminalProgress
 
+    pipeline.warm_placement()
     bar = TerminalProgress()
     report = index_folder(args.folder, model=args.model, device=args.device, batch_size=args.batch_size,
                           workers=args.workers, progress=bar)

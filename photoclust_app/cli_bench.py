@@ -36,6 +36,11 @@ def add_parser(sub) -> None:
     s = _labelled_set(b.add_parser("stream", help="cluster half a labelled set, add the rest in steps; placement vs re-cluster"))
     s.add_argument("--steps", type=int, default=10, help="batches the second half arrives in")
     s.add_argument("--seed", type=int, default=0, help="which photos arrive first")
+    s = b.add_parser("place", help="place NEW photos into a library of N, and refresh suggestions; timings")
+    s.add_argument("--n", type=int, default=100_000)
+    s.add_argument("--new", type=int, default=1000)
+    s.add_argument("--dim", type=int, default=512)
+    s.add_argument("--json", action="store_true")
     s = b.add_parser("index", help="decode / embed / index speed on synthetic camera-sized JPEGs")
     s.add_argument("--n", type=int, default=200)
     s.add_argument("--size", type=size_arg, default=(4000, 3000))
@@ -114,6 +119,10 @@ def cmd_bench(args) -> int:
         result = bench_stream(args.dataset, model=args.model, device=args.device, steps=args.steps,
                               composite=args.composite, composite_seed=args.composite_seed, seed=args.seed,
                               progress=bar)
+    elif args.bench == "place":
+        from photoclust_app.core.bench.place_bench import bench_place
+
+        result = bench_place(n=args.n, new=args.new, dim=args.dim)
     elif args.bench == "index":
         from photoclust_app.core.bench.index_bench import bench_index
 

@@ -63,8 +63,24 @@ def test_progress_counts_epochs_and_cancel_stops_both_runs():
 
 def test_epochs_capped_only_for_large_libraries():
     assert R.epochs_for(5000) is None and R.epochs_for(R.LARGE) is None
-    big = R.epochs_for(100_000)
-    assert R.MIN_EPOCHS <= big <= 200 and R.epochs_for(1_000_000) == R.MIN_EPOCHS
+    assert R.epochs_for(R.LARGE + 1) == R.epochs_for(1_000_000) == R.LARGE_EPOCHS
+
+
+def test_fast_spectral_solves_umaps_init_subspace_and_declines_a_split_graph():
+    import scipy.sparse as sp
+
+    from umap.spectral import spectral_layout
+    from umap.umap_ import fuzzy_simplicial_set
+
+    X = blobs(600, seed=2)
+    X[:300] = blobs(300, seed=7)  # a second look, still joined to the first by a few neighbours
+    G = fuzzy_simplicial_set(X, 15, np.random.RandomState(0), "cosine")[0]
+    ours = R.fast_spectral(G, 10)
+    ref = spectral_layout(X, G, 10, np.random.RandomState(0))
+    q1, q2 = np.linalg.qr(ours)[0], np.linalg.qr(ref)[0]
+    assert np.linalg.svd(q1.T @ q2, compute_uv=False).min() > 0.99
+    split = sp.block_diag([G, G]).tocsr()
+    assert R.fast_spectral(split, 10) is None
 
 
 def test_cluster_vectors_lays_copies_out_beside_their_original():

@@ -29,12 +29,10 @@ def suggest(Xn: np.ndarray, members: np.ndarray, examples: np.ndarray, candidate
         return []
     if len(examples):
         E = Xn[evenly(examples, MAX_EXAMPLES)]
-
-        def score(rows):
-            return _affinity(Xn[rows], E) if len(rows) else np.zeros(0, np.float32)
+        A = _affinity_all(Xn, E)  # every photo's score in contiguous blocks: no gathered copy of the library
         others = np.setdiff1d(members, examples)
         if len(others):
-            base = score(others)
+            base = A[others]
         else:  # only examples: how alike they are to each other (leave-one-out)
             S = Xn[examples] @ E.T
             S[S >= 1 - 1e-6] = -np.inf
@@ -43,13 +41,9 @@ def suggest(Xn: np.ndarray, members: np.ndarray, examples: np.ndarray, candidate
     else:
         cen = Xn[members].sum(0)
         cen /= max(float(np.linalg.norm(cen)), 1e-12)
-
-        def score(rows):
-            return Xn[rows] @ cen
-        base = score(members)
-    s = np.empty(len(candidates), np.float32)
-    for i in range(0, len(candidates), 16384):
-        s[i:i + 16384] = score(candidates[i:i + 16384])
+        A = Xn @ cen
+        base = A[members]
+    s = A[candidates]
     floor = float(np.quantile(base, FLOOR)) if len(base) else 1.0
     if len(base) < FEW:  # a handful of examples says little about the look's spread
         floor -= RELAX
@@ -65,6 +59,17 @@ def evenly(rows, cap: int) -> np.ndarray:
     if len(rows) <= cap:
         return rows
     return rows[np.linspace(0, len(rows) - 1, cap).round().astype(int)]
+
+
+def _affinity_all(Xn: np.ndarray, E: np.ndarray, block: int = 16384) -> np.ndarray:
+    """_affinity of every row of XN, block by block (slices, not fancy-indexed copies)."""
+    from photoclust_app.core.clustering.place import single_thread_blas
+
+    out = np.empty(len(Xn), np.float32)
+    with single_thread_blas():  # skinny products: BLAS threads only wait for each other
+        for a in range(0, len(Xn), block):
+            out[a:a + block] = _affinity(Xn[a:a + block], E)
+    return out
 
 
 def _affinity(Q: np.ndarray, E: np.ndarray) -> np.ndarray:

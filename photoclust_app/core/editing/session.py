@@ -321,14 +321,14 @@ class Session(StateCache):
         return len(placed) + len(kept)
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        """(photo ids, L2-normalised vectors), cached until the library's photos change."""
-        ids = self.library.embedded_ids()
+        """(photo ids, L2-normalised vectors), cached until the library's embeddings change."""
+        version = (self.library.model, self.library.embedding_version())
         cached = getattr(self, "_vectors", None)
-        if cached is None or not np.array_equal(cached[0], ids):
+        if cached is None or cached[2] != version:
             ids, X = self.library.embedding_matrix()
-            X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-            self._vectors = (ids, X)
-        return self._vectors
+            X /= np.maximum(np.sqrt(np.einsum("ij,ij->i", X, X))[:, None], 1e-12)
+            self._vectors = (ids, X, version)
+        return self._vectors[0], self._vectors[1]
 
     def suggestions(self, cluster_id: int, limit: int = 200) -> list[tuple[int, float]]:
         """(photo id, score) of photos that look like CLUSTER_ID's hand-placed examples (or
@@ -338,14 +338,24 @@ class Session(StateCache):
         if cluster_id not in self._clusters:
             raise KeyError(cluster_id)
         ids, Xn = self._matrix()
-        table = self.library.assignment_table()
-        kept = self.library.kept_out()
-        cid = cluster_labels(table, ids)
-        hand = np.array([table.get(int(p), (None, 0, False))[2] for p in ids.tolist()], dtype=bool)
-        members = np.flatnonzero(cid == cluster_id)
-        examples = np.flatnonzero((cid == cluster_id) & hand)
-        out = np.array([cluster_id in kept.get(int(p), ()) for p in ids.tolist()], dtype=bool)
-        candidates = np.flatnonzero((cid != cluster_id) & ~hand & ~out)
+
+        def rows(pids) -> np.ndarray:
+            pids = np.fromiter(pids, dtype=np.int64)
+            at = np.searchsorted(ids, pids)
+            ok = at < len(ids)
+            ok[ok] = ids[at[ok]] == pids[ok]
+            return np.unique(at[ok])
+
+        # from the session's own state and the (small) constraint tables, not a 100k-row table
+        inside = set(self._members.get(cluster_id, ()))
+        hand = self.library.manual_photos()
+        members = rows(inside)
+        examples = rows(inside & hand)
+        barred = np.zeros(len(ids), dtype=bool)
+        barred[members] = True
+        barred[rows(hand)] = True
+        barred[rows(p for p, cids in self.library.kept_out().items() if cluster_id in cids)] = True
+        candidates = np.flatnonzero(~barred)
         return [(int(ids[r]), s) for r, s in suggest(Xn, members, examples, candidates, limit)]
 
     def reject(self, cluster_id: int, photo_ids: Iterable[int]) -> int:
