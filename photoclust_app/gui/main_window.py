@@ -30,6 +30,7 @@ from photoclust_app.gui.selection import LinkedSelection
 from photoclust_app.gui.thumbnails import THUMB_SIZE, ThumbnailLoader, decode_size_for
 from photoclust_app.gui.views import ClusterListView, FilterEdit, PhotoGridView
 from photoclust_app.gui.tasks import TaskRunner
+from photoclust_app.gui.tasks.stage_eta import StageSpeeds
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.progress = ProgressPanel()
+        self.progress.speeds = StageSpeeds(self.settings)   # clustering's measured speed, for its time left
         self.skipped_button = SkippedButton()
         self.summary_label = QLabel()
         self.quality = QualityWatcher(self)   # cohesion per cluster, and the overall figures
@@ -305,7 +307,8 @@ class MainWindow(LinkedSelection, QMainWindow):
                                    cluster=self.auto_cluster, index_options=self.index_options)
         started = self.runner.start("open", job)
         if started:
-            self.progress.begin("Opening\u2026" if not index else "Finding photos")
+            self.progress.begin("Opening\u2026" if not index else "Finding photos",
+                                clustering_size=lambda: self.session.photo_count() if self.session else 0)
             self.actions.update()
         return started
 
