@@ -32,6 +32,7 @@ class LiveFill:
         self.projection: str | None = None   # "pca": the map is a provisional projection
         self.batches = 0
         self.last_ms = 0.0                   # GUI-thread time the last batch took
+        self.applying = False                # a batch is being taken in (the header only recounts)
 
     @property
     def provisional(self) -> bool:
@@ -57,7 +58,11 @@ class LiveFill:
         if s is None:
             return
         t = time.perf_counter()
-        s.add_photos(batch.photo_ids.tolist(), batch.relpaths)
+        self.applying = True
+        try:
+            added = s.add_photos(batch.photo_ids.tolist(), batch.relpaths)
+        finally:
+            self.applying = False
         self.projection = batch.projection
         ids = np.asarray(batch.map_ids, np.int64)
         xy = np.array(batch.map_xy, np.float32).reshape(-1, 2)
@@ -75,8 +80,13 @@ class LiveFill:
             self.ids = np.concatenate([self.ids[old], ids])
             self.xy = np.concatenate([self.xy[old], xy])
             mv.add_points(ids, xy, self._labels(ids))
-        if None in self.win.grid_model.shown_clusters():
-            self.win._push_map_selection()   # the shown Unsorted photos are highlighted, new ones too
+            if self.provisional and not mv.user_moved:   # a provisional map grows: keep it all in view
+                mv.fit()
+        if self.provisional:   # every photo is Unsorted: a highlight of them all would only hide the map
+            if len(mv._selected) and not self.win.has_selected_photos():
+                mv.set_selection([])
+        elif added and None in self.win.grid_model.shown_clusters() and not self.win.has_selected_photos():
+            mv.add_to_selection(added)   # the map highlights the shown clusters' photos: Unsorted grew
         self.batches += 1
         self.last_ms = (time.perf_counter() - t) * 1000
 

@@ -176,7 +176,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         # The count in the header follows the grid's rows, whatever changed them (edits, undo,
         # redo, a re-cluster), after the model has caught up with the session.
         for sig in (self.grid_model.rowsInserted, self.grid_model.rowsRemoved, self.grid_model.modelReset):
-            sig.connect(lambda *_: self._update_header())
+            sig.connect(lambda *_: self._update_header(recount=self.live.applying))
         self.cluster_view.selectionModel().selectionChanged.connect(self._on_cluster_selection)
         self.grid_view.selectionModel().selectionChanged.connect(self._on_grid_selection)
         self.map_view.selectionChanged.connect(self._on_map_selection)
@@ -468,7 +468,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             if not self.cluster_view.selectionModel().hasSelection() and not self.session.cluster_ids():
                 self.select_clusters([None])   # a first index: show the photos as they come
             self._update_summary()
-            self._update_header()
+            self._update_header(recount=True)
             return
         if event != "clusters_changed" or payload.get("structure"):
             self.quality.schedule()   # cohesion and the figures follow the members (not a rename)

@@ -246,7 +246,8 @@ class MapView(QtWidgets.QWidget):
             self._clusters = np.concatenate([self._clusters, clusters[fresh]])
             self._sorter = np.argsort(self._ids, kind="stable")
         self._tree, self._tree_stale = None, True
-        self._restyle()
+        # Unsorted photos carry no label: the cluster names stay where they are
+        self._restyle(labels=bool((clusters >= 0).any()) or bool(found.any()))
         self._show_selection()
         return int(fresh.sum())
 
@@ -269,7 +270,7 @@ class MapView(QtWidgets.QWidget):
         self._clusters[idx] = clusters[found]
         self._restyle()
 
-    def _restyle(self) -> None:
+    def _restyle(self, labels: bool = True) -> None:
         uniq, style_idx = np.unique(self._clusters, return_inverse=True)
         styles = [DotStyle(cluster_color(int(c)), None, self.POINT_SIZE if c >= 0 else self.UNSORTED_SIZE)
                   for c in uniq]
@@ -277,7 +278,8 @@ class MapView(QtWidgets.QWidget):
         self._dots.set_data(self._xy[order], style_idx.ravel()[order], styles)
         self._thumbs.set_data(self._ids[order], self._xy[order], style_idx.ravel()[order],
                               [cluster_color(int(c)) for c in uniq])
-        self.refresh_labels()
+        if labels:
+            self.refresh_labels()
 
     def _thumbnail(self, pid: int) -> QtGui.QImage | None:
         return self.thumbnail_provider(pid) if self.thumbnail_provider is not None else None
@@ -394,6 +396,10 @@ class MapView(QtWidgets.QWidget):
         ids = photo_ids if isinstance(photo_ids, np.ndarray) else list(photo_ids)
         self._selected = np.unique(np.asarray(ids, dtype=np.int64).ravel())
         self._show_selection()
+
+    def add_to_selection(self, photo_ids: Iterable[int]) -> None:
+        """Highlight these photos too (photos just indexed joined a shown cluster)."""
+        self.set_selection(np.concatenate([self._selected, np.asarray(list(photo_ids), dtype=np.int64)]))
 
     def _show_selection(self) -> None:
         rows, _ = self._indices(self._selected)

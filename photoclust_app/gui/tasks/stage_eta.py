@@ -3,7 +3,8 @@
 The clustering stages report little more than their start and end ((0, 1) ... (1, 1)), so
 a bar driven by the reports alone sits still for most of a run. Here each stage expects
 OVERHEAD_S plus its seconds-per-photo times the photo count: the speed measured by earlier
-runs on this machine (``StageSpeeds``), DEFAULT_SPP before the first. Within a stage the
+runs of at least LEARN_MIN_PHOTOS on this machine (``StageSpeeds``; a smaller run is mostly
+start-up and would overstate the time per photo), DEFAULT_SPP before the first. Within a stage the
 bar moves with the time spent against that expectation, slows as it nears the stage's end
 and never reaches it before the stage reports done; the whole never goes backwards. Stages
 finished in this run correct the expectation of those still to come (a loaded machine is
@@ -20,7 +21,7 @@ STAGES = ("neighbours", "reduce", "cluster", "layout")
 DEFAULT_SPP = {"neighbours": 1.5e-4, "reduce": 1.5e-4, "cluster": 0.5e-4, "layout": 1.5e-4}
 UNKNOWN_SPP = 0.2e-4
 OVERHEAD_S = 0.5          # per stage, whatever the count (start-up, imports)
-LEARN_MIN_PHOTOS = 500    # smaller runs are all overhead: they teach nothing about the speed
+LEARN_MIN_PHOTOS = 5000   # smaller runs are mostly start-up: they teach nothing about the speed
 LEARN_WEIGHT = 0.5        # a new measurement's share in the stored speed
 WITHIN_CAP = 0.97         # the most of a stage the clock alone may show
 
