@@ -3,7 +3,6 @@ position near their laid-out neighbours, or on a first index's PCA plane (refitt
 every few seconds, the same vectors landing in the same place), and a failure here never
 stops the index."""
 import numpy as np
-import pytest
 
 from photoclust_app.core.ingest.live_batches import LiveBatches
 
