@@ -39,6 +39,16 @@ class EngineStopped(PhotoclustError):
 
 
 # -- child side ----------------------------------------------------------------------------
+_partial_sink: Callable[[str, Any], None] | None = None
+
+
+def send_partial(kind: str, payload: Any) -> None:
+    """From a handler in the engine process: hand KIND, PAYLOAD (picklable) to the caller's
+    ``partial`` now, before the result (e.g. photos as they are indexed). A no-op elsewhere."""
+    if _partial_sink is not None:
+        _partial_sink(kind, payload)
+
+
 def _child_main(conn, cancel_event, ops_module: str) -> None:
     """Serve requests until the pipe closes. Runs in the engine process; OPS_MODULE names
     the module whose HANDLERS dict maps op names to handlers."""
@@ -55,6 +65,8 @@ def _child_main(conn, cancel_event, ops_module: str) -> None:
     import importlib
 
     handlers = importlib.import_module(ops_module).HANDLERS
+    global _partial_sink
+    _partial_sink = lambda kind, payload: conn.send(("partial", str(kind), payload))  # noqa: E731
     while True:
         try:
             op, args, kwargs = conn.recv()
@@ -121,7 +133,9 @@ class Engine:
         return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
 
     def call(self, op: str, *args, progress: Callable | None = None, cancel: Callable[[], bool] | None = None,
-             **kwargs) -> Any:
+             partial: Callable[[str, Any], None] | None = None, **kwargs) -> Any:
+        """Run OP in the child; PROGRESS gets its reports, PARTIAL what it sends with
+        ``send_partial`` (both in the calling thread, in order, until a cancel)."""
         with self._lock:
             self._ensure()
             self._cancel.clear()
@@ -139,7 +153,10 @@ class Engine:
                         return msg[1]
                     if msg[0] == "error":
                         raise msg[1]
-                    if progress is not None and cancel_at is None:
+                    if msg[0] == "partial":
+                        if partial is not None and cancel_at is None:
+                            partial(msg[1], msg[2])
+                    elif progress is not None and cancel_at is None:
                         progress(*msg[1:])
                 elif not self._proc.is_alive():
                     self._reset()

@@ -9,14 +9,26 @@ from __future__ import annotations
 INDEX_CANCEL_GRACE_S = 1.0
 
 
-def index(progress, cancel, folder: str, model: str, device: str, options: dict):
-    """Index on behalf of the window, which holds the library's writer lock (delegate)."""
+def index(progress, cancel, folder: str, model: str, device: str, options: dict, live: bool = False):
+    """Index on behalf of the window, which holds the library's writer lock (delegate). LIVE:
+    the photos of each committed batch go back as "live" partials (ingest/live_batches.py),
+    the last of them just before the result."""
     from photoclust_app.core.ingest.index import index_folder
     from photoclust_app.core.store.library import Library
+    from photoclust_app.engine.engine import send_partial
 
     with Library.open(folder, delegate=True) as lib:
-        return index_folder(folder, model=model, device=device, progress=progress, cancel=cancel, library=lib,
-                            **options)
+        batches = None
+        if live:
+            from photoclust_app.core.ingest.live_batches import LiveBatches
+
+            batches = LiveBatches(lib, lambda batch: send_partial("live", batch))
+        try:
+            return index_folder(folder, model=model, device=device, progress=progress, cancel=cancel, library=lib,
+                                on_commit=batches.committed if batches else None, **options)
+        finally:
+            if batches is not None:
+                batches.flush()
 
 
 def cluster(progress, cancel, folder: str, device: str, **kw):

@@ -450,7 +450,8 @@ class WindowActions:
         cut = reuse and pipeline.current_stops(w.library) is not None
         if w.runner.start("recluster", jobs.recluster_job(w.library, w.engine, device=w.device, reuse=reuse,
                                                           **choice)):
-            w.progress.begin("Regrouping\u2026" if cut else "Clustering\u2026")
+            w.progress.begin("Regrouping\u2026" if cut else "Clustering\u2026",
+                             clustering_size=lambda: w.session.photo_count() if w.session else 0)
             self.update()
 
     def assign_rest_to_nearest(self) -> None:

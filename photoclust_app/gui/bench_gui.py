@@ -10,6 +10,10 @@ causes, i.e. what the user waits for before the window answers again):
 - moving 1k photos to another cluster (map recoloured), undoing it, renaming a cluster;
 - the map's ``set_points`` of every photo plus a repaint;
 - the grid: first layout, then a repaint per jump while scrolling through it;
+- the live fill: the GUI-thread time per committed batch of LIVE_BATCH new photos (the
+  window's handling of one "live" partial: session, grid rows, list, map, and the repaint),
+  with one cluster on show and with every photo and Unsorted on show, and the engine-side
+  time to place such a batch;
 - (``startup=True``) the time to the first window in a fresh process.
 
 The figures stay out of the tests (they depend on the machine and its load); the tests check
@@ -61,6 +65,38 @@ def build_synthetic_library(folder: Path, n: int, *, clusters: int | None = None
             representatives={lab: ids[labels == lab][:4].tolist() for lab in present},
             names={lab: f"group {lab}" for lab in present}, params={"min_cluster_size": 5}, metrics={}, xy=xy)
         apply_clustering(lib, plan)
+
+
+LIVE_BATCH = 256
+
+
+def _live_fill(app, win, out: dict, batches: int, seed: int, name: str) -> None:
+    """Batches of LIVE_BATCH new photos written as the index writes them, each handed to the
+    window as the engine's "live" partial; the figure is the GUI thread's time per batch."""
+    from photoclust_app.core.ingest.live_batches import LiveBatches
+    from photoclust_app.core.records import PhotoMeta, PhotoRecord
+    from photoclust_app.core.store.library import IndexedPhoto
+
+    lib, rng = win.library, np.random.default_rng(seed + 1)
+    jpeg = lib.thumbnail(win.session.photo_ids()[0])
+    sent = []
+    live = LiveBatches(lib, sent.append, interval=0.0)
+    gui_t, engine_t = [], []
+    before = win.session.new_count()
+    for b in range(batches):
+        labels = rng.integers(0, 8, LIVE_BATCH)
+        vectors = (np.eye(8, dtype=np.float32)[labels] + rng.normal(0, 0.05, (LIVE_BATCH, 8))).astype(np.float32)
+        items = [IndexedPhoto(PhotoRecord(f"live/{name}{b:03d}_{i:03d}.jpg", 1, 1), f"live{b}-{i}", PhotoMeta(64, 48),
+                              jpeg, vectors[i]) for i in range(LIVE_BATCH)]
+        with lib.transaction():
+            ids = lib.add_photos(items, lib.model)
+        live.committed(ids, [it.record.relpath for it in items], vectors)
+        batch = sent[-1]
+        engine_t.append(batch.stats["seconds"])
+        gui_t.append(_timed(app, lambda: win._on_partial("live", batch)))
+    assert win.session.new_count() == before + batches * LIVE_BATCH
+    _stats(f"live_batch_{LIVE_BATCH}_gui_{name}", gui_t, out)
+    _stats(f"live_batch_{LIVE_BATCH}_engine_place_{name}", engine_t, out)
 
 
 def _stats(name: str, times_s: list[float], out: dict) -> None:
@@ -230,6 +266,14 @@ def bench_gui(n: int = 100_000, *, repeats: int = 5, startup: bool = True, seed:
                 app.processEvents()   # let decoded thumbnails arrive, as between frames
             _stats("grid_scroll_repaint", times, out)
             _wait(app, lambda: win.thumbnails.pending() == 0, 60)
+
+            # -- live fill: photos shown as the index commits them -------------------------------------
+            win.select_clusters(s.cluster_ids()[:1])   # the usual case: a cluster on show
+            app.processEvents()
+            _live_fill(app, win, out, batches=max(3, repeats * 2), seed=seed, name="one_cluster_shown")
+            win.select_clusters(everything)   # the worst: all shown, Unsorted too (grid rows and highlight grow)
+            app.processEvents()
+            _live_fill(app, win, out, batches=max(3, repeats * 2), seed=seed + 7, name="all_shown")
         finally:
             win.close()
             win.deleteLater()

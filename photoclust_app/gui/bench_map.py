@@ -3,7 +3,9 @@ and zoomed in (thumbnails), with the thumbnail and label layers off ("before") a
 
 Synthetic points (sqrt(N) Gaussian clusters plus 5% Unsorted), thumbnails from an in-memory
 provider (as the window's loader gives them once cached), an 800x600 map; each frame is a
-small pan followed by a synchronous repaint of the viewport.
+small pan (``pan_fps``: zoomed out, dots and labels) or a zoom step (``zoom_fps``: from the
+whole map down to about 150 photos shown as thumbnails and back, as a wheel does) followed by
+a synchronous repaint of the viewport.
 """
 from __future__ import annotations
 
@@ -84,6 +86,17 @@ def bench_map(n: int = 100_000, frames: int = 40) -> dict:
         _stats("zoomed_in", _frames(app, w, near), out)
         out["thumbnails_drawn"] = int(w._thumbs.drawn)
         out["zoomed_in_photos_in_view"] = len(w.thumbnails_shown())
+        # zoom: wheel-like steps about the first cluster, whole map -> ~150 photos -> whole map
+        fx, fy = (x1 - x0) / 2, (y1 - y0) / 2
+        steps = np.geomspace(1.0, half / fx, frames // 2)
+        scales = np.concatenate([steps, steps[::-1]])
+        zoom = [(cx - fx * k, cx + fx * k, cy - fy * k, cy + fy * k) for k in scales]
+        times = _frames(app, w, zoom)
+        _stats("zoom", times, out)
+        # most steps of a log zoom are deep in (few dots): the mean is what a zoom feels like
+        out["zoom_mean_fps"] = round(len(times) / sum(times), 1)
+        out["zoom_p95_fps"] = round(1000 / out["zoom_p95_ms"], 1)
+        out["pan_fps"] = out["zoomed_out_fps"]
     finally:
         w.close()
         w.deleteLater()

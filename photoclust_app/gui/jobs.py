@@ -40,7 +40,8 @@ def _warm_map_imports() -> None:
 def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine, *, model: str, device: str,
                     index: bool = True, cluster: bool = True, index_options: dict | None = None):
     """Saved state first (shown at once), then index what changed, then cluster if needed.
-    Partial results: "state" (generation, SessionState), "skipped" [Skip], "index_report",
+    Partial results: "state" (generation, SessionState), "live" (LiveBatch: photos committed
+    by the index so far, with provisional map positions), "skipped" [Skip], "index_report",
     "plan" (ClusteringPlan, undoable), "placement" (PlacementPlan: a few new photos join the
     clusters as they are), "cluster_error" sentence."""
 
@@ -51,8 +52,8 @@ def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine,
             return None
         ctx.progress(0, 0, "scan")
         try:
-            report = engine.call("index", str(lib.folder), model, device, dict(index_options or {}),
-                                 progress=ctx.progress, cancel=ctx.cancelled)
+            report = engine.call("index", str(lib.folder), model, device, dict(index_options or {}), live=True,
+                                 progress=ctx.progress, cancel=ctx.cancelled, partial=ctx.partial)
         except PhotoclustError:  # Cancelled included: what was indexed before is kept, show it
             _send_state(ctx, lib, generation)
             raise

@@ -20,6 +20,7 @@ from photoclust_app.core.editing.session import Session, SessionState
 from photoclust_app.gui import jobs
 from photoclust_app.gui.actions import WindowActions
 from photoclust_app.engine.engine import Engine
+from photoclust_app.gui.live_fill import LiveFill
 from photoclust_app.gui.map_items import cluster_color
 from photoclust_app.gui.map_view import MapView
 from photoclust_app.gui.models.cluster_list_model import ClusterListModel
@@ -30,6 +31,7 @@ from photoclust_app.gui.selection import LinkedSelection
 from photoclust_app.gui.thumbnails import THUMB_SIZE, ThumbnailLoader, decode_size_for
 from photoclust_app.gui.views import ClusterListView, FilterEdit, PhotoGridView
 from photoclust_app.gui.tasks import TaskRunner
+from photoclust_app.gui.tasks.stage_eta import StageSpeeds
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.cluster_model = ClusterListModel()
         self.grid_model = ResultGridModel()   # the photo grid, able to show a search's results
         self._build_ui()
+        self.live = LiveFill(self)   # photos shown as they are indexed (gui/live_fill.py)
         self.actions = WindowActions(self)
         self.search = install_search(self)
         self._install_learning()
@@ -133,6 +136,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.progress = ProgressPanel()
+        self.progress.speeds = StageSpeeds(self.settings)   # clustering's measured speed, for its time left
         self.skipped_button = SkippedButton()
         self.summary_label = QLabel()
         self.quality = QualityWatcher(self)   # cohesion per cluster, and the overall figures
@@ -172,7 +176,7 @@ class MainWindow(LinkedSelection, QMainWindow):
         # The count in the header follows the grid's rows, whatever changed them (edits, undo,
         # redo, a re-cluster), after the model has caught up with the session.
         for sig in (self.grid_model.rowsInserted, self.grid_model.rowsRemoved, self.grid_model.modelReset):
-            sig.connect(lambda *_: self._update_header())
+            sig.connect(lambda *_: self._update_header(recount=self.live.applying))
         self.cluster_view.selectionModel().selectionChanged.connect(self._on_cluster_selection)
         self.grid_view.selectionModel().selectionChanged.connect(self._on_grid_selection)
         self.map_view.selectionChanged.connect(self._on_map_selection)
@@ -230,6 +234,7 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.tell(str(err), error=True)
             return False
         self._close_folder()
+        self.live.clear()
         self.library = lib
         self._model_before, self._pending_notice = lib.model, None
         self.session = Session(lib, SessionState())  # empty until the worker has read the state
@@ -305,7 +310,8 @@ class MainWindow(LinkedSelection, QMainWindow):
                                    cluster=self.auto_cluster, index_options=self.index_options)
         started = self.runner.start("open", job)
         if started:
-            self.progress.begin("Opening\u2026" if not index else "Finding photos")
+            self.progress.begin("Opening\u2026" if not index else "Finding photos",
+                                clustering_size=lambda: self.session.photo_count() if self.session else 0)
             self.actions.update()
         return started
 
@@ -341,7 +347,9 @@ class MainWindow(LinkedSelection, QMainWindow):
     def _on_partial(self, kind: str, payload) -> None:
         if self.session is None:
             return
-        if kind == "state":
+        if kind == "live":   # photos the index just committed: in the grid, list and map now
+            self.live.apply(payload)
+        elif kind == "state":
             generation, state = payload
             if generation == self.session.generation:
                 self.session.install_state(state)
@@ -446,14 +454,21 @@ class MainWindow(LinkedSelection, QMainWindow):
             self.summary_label.setText("")
             return
         n = len([c for c in s.clusters() if c.size])
+        new = s.new_count()
         self.summary_label.setText(f"{s.photo_count():,} photos \u00b7 {n} clusters \u00b7 "
-                                   f"{s.unsorted_count():,} unsorted")
+                                   f"{s.unsorted_count():,} unsorted" + (f" ({new:,} new)" if new else ""))
 
     # -- session events ------------------------------------------------------------------
     def _on_session_event(self, event: str, payload: dict) -> None:
         if event == "history_changed":
             self.actions.update()
             self.actions.load_granularity()   # undo/redo may have put another level back
+            return
+        if event == "photos_added":   # a live batch: counts and header (LiveFill does the map)
+            if not self.cluster_view.selectionModel().hasSelection() and not self.session.cluster_ids():
+                self.select_clusters([None])   # a first index: show the photos as they come
+            self._update_summary()
+            self._update_header(recount=True)
             return
         if event != "clusters_changed" or payload.get("structure"):
             self.quality.schedule()   # cohesion and the figures follow the members (not a rename)
@@ -469,8 +484,8 @@ class MainWindow(LinkedSelection, QMainWindow):
     def _refresh_map(self) -> None:
         if self.session is None:
             return
-        if self._map_full:
-            self.map_view.set_points(*self.session.layout())
+        if self._map_full:   # photos indexed but not laid out yet keep their provisional place
+            self.map_view.set_points(*self.live.overlay(*self.session.layout()))
         elif self._map_dirty:
             ids = sorted(self._map_dirty)
             self.map_view.update_clusters(ids, [-1 if (c := self.session.cluster_of(p)) is None else c

@@ -1,7 +1,8 @@
 """The UMAP map: every photo a dot coloured by cluster, with hover, click, box and lasso.
 
 Dots are drawn by ``map_items.Dots`` (one drawPixmapFragments call for all of them);
-nearest-point lookups (hover, click) go through a cKDTree built once per ``set_points``;
+nearest-point lookups (hover, click) go through a cKDTree built when first needed after the
+points change (``set_points``, or ``add_points`` as photos are indexed);
 box and lasso selections are numpy masks over the positions.
 """
 from __future__ import annotations
@@ -118,6 +119,8 @@ class MapView(QtWidgets.QWidget):
         self._clusters = np.zeros(0, dtype=np.int64)
         self._sorter = np.zeros(0, dtype=np.intp)
         self._tree = None
+        self._tree_stale = False
+        self.user_moved = False   # the user panned or zoomed since the last fit
         self._selected = np.zeros(0, dtype=np.int64)
         self._hover_id = -1
         self._mode = "pan"
@@ -189,16 +192,15 @@ class MapView(QtWidgets.QWidget):
             it.hide()
             self._vb.addItem(it, ignoreBounds=True)
 
+        self._vb.sigRangeChangedManually.connect(lambda *_: setattr(self, "user_moved", True))
         self._card = _HoverCard(self)
         self._plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._plot.viewport().installEventFilter(self)
 
     # -- data --------------------------------------------------------------------------------
-    def set_points(self, photo_ids: np.ndarray, xy: np.ndarray, cluster_ids: np.ndarray) -> None:
-        """Show these photos at xy (n x 2), coloured by cluster (-1: Unsorted), and fit the view.
-        The current selection is kept for ids still present."""
-        from scipy.spatial import cKDTree
-
+    def set_points(self, photo_ids: np.ndarray, xy: np.ndarray, cluster_ids: np.ndarray, *, fit: bool = True) -> None:
+        """Show these photos at xy (n x 2), coloured by cluster (-1: Unsorted), and fit the view
+        (unless FIT is False). The current selection is kept for ids still present."""
         ids = np.asarray(photo_ids, dtype=np.int64).ravel()
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         clusters = np.asarray(cluster_ids, dtype=np.int64).ravel()
@@ -210,12 +212,53 @@ class MapView(QtWidgets.QWidget):
             ids, xy, clusters = ids[finite], xy[finite], clusters[finite]
         self._ids, self._xy, self._clusters = ids, xy, clusters
         self._sorter = np.argsort(ids, kind="stable")
-        self._tree = cKDTree(xy) if len(xy) else None
+        self._tree_stale = True
+        self._kdtree()
         self._restyle()
         self._selected = self._selected[np.isin(self._selected, ids)]
         self._show_selection()
         self._set_hover(-1)
-        self.fit()
+        if fit:
+            self.fit()
+
+    def add_points(self, photo_ids: np.ndarray, xy: np.ndarray, cluster_ids: np.ndarray) -> int:
+        """Show these photos too (photos just indexed), or move them there when shown already,
+        without moving the view: O(photos shown) numpy work, no per-point Python. Returns how
+        many were new to the map."""
+        ids = np.asarray(photo_ids, dtype=np.int64).ravel()
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        clusters = np.asarray(cluster_ids, dtype=np.int64).ravel()
+        if not (len(ids) == len(xy) == len(clusters)):
+            raise ValueError(f"add_points: {len(ids)} ids, {len(xy)} positions, {len(clusters)} clusters")
+        ok = np.isfinite(xy).all(axis=1)
+        ids, xy, clusters = ids[ok], xy[ok], clusters[ok]
+        if not len(ids):
+            return 0
+        ids, first = np.unique(ids, return_index=True)
+        xy, clusters = xy[first], clusters[first]
+        rows, found = self._indices(ids)
+        self._xy[rows] = xy[found]
+        self._clusters[rows] = clusters[found]
+        fresh = ~found
+        if fresh.any():
+            self._ids = np.concatenate([self._ids, ids[fresh]])
+            self._xy = np.concatenate([self._xy, xy[fresh]])
+            self._clusters = np.concatenate([self._clusters, clusters[fresh]])
+            self._sorter = np.argsort(self._ids, kind="stable")
+        self._tree, self._tree_stale = None, True
+        # Unsorted photos carry no label: the cluster names stay where they are
+        self._restyle(labels=bool((clusters >= 0).any()) or bool(found.any()))
+        self._show_selection()
+        return int(fresh.sum())
+
+    def _kdtree(self):
+        """The lookup tree for hover and click, rebuilt only when asked after a change."""
+        if self._tree_stale:
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(self._xy) if len(self._xy) else None
+            self._tree_stale = False
+        return self._tree
 
     def update_clusters(self, photo_ids: Sequence[int] | np.ndarray, cluster_ids: Sequence[int] | np.ndarray) -> None:
         """Recolour these photos (-1: Unsorted) without moving the view."""
@@ -227,7 +270,7 @@ class MapView(QtWidgets.QWidget):
         self._clusters[idx] = clusters[found]
         self._restyle()
 
-    def _restyle(self) -> None:
+    def _restyle(self, labels: bool = True) -> None:
         uniq, style_idx = np.unique(self._clusters, return_inverse=True)
         styles = [DotStyle(cluster_color(int(c)), None, self.POINT_SIZE if c >= 0 else self.UNSORTED_SIZE)
                   for c in uniq]
@@ -235,7 +278,8 @@ class MapView(QtWidgets.QWidget):
         self._dots.set_data(self._xy[order], style_idx.ravel()[order], styles)
         self._thumbs.set_data(self._ids[order], self._xy[order], style_idx.ravel()[order],
                               [cluster_color(int(c)) for c in uniq])
-        self.refresh_labels()
+        if labels:
+            self.refresh_labels()
 
     def _thumbnail(self, pid: int) -> QtGui.QImage | None:
         return self.thumbnail_provider(pid) if self.thumbnail_provider is not None else None
@@ -291,6 +335,11 @@ class MapView(QtWidgets.QWidget):
     def photo_ids(self) -> np.ndarray:
         return self._ids.copy()
 
+    def position(self, photo_id: int) -> np.ndarray | None:
+        """Where the map shows PHOTO_ID (x, y), None when it is not on the map."""
+        rows, _ = self._indices(np.array([photo_id], dtype=np.int64))
+        return self._xy[rows[0]].copy() if len(rows) else None
+
     def cluster_of(self, photo_id: int) -> int | None:
         rows, _ = self._indices(np.array([photo_id], dtype=np.int64))
         return int(self._clusters[rows[0]]) if len(rows) else None
@@ -300,6 +349,7 @@ class MapView(QtWidgets.QWidget):
         """Show every photo."""
         if len(self._ids):
             self._vb.autoRange(padding=0.05)
+            self.user_moved = False
 
     def view_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
         (x0, x1), (y0, y1) = self._vb.viewRange()
@@ -331,9 +381,10 @@ class MapView(QtWidgets.QWidget):
 
     def point_at(self, x: float, y: float, radius_px: float = HOVER_RADIUS_PX) -> int:
         """The photo id nearest to data point (x, y) within radius_px screen pixels, or -1."""
-        if self._tree is None:
+        tree = self._kdtree()
+        if tree is None:
             return -1
-        dist, row = self._tree.query((x, y), k=1, distance_upper_bound=self._pixel_radius(radius_px))
+        dist, row = tree.query((x, y), k=1, distance_upper_bound=self._pixel_radius(radius_px))
         return int(self._ids[row]) if np.isfinite(dist) else -1
 
     # -- selection -------------------------------------------------------------------------
@@ -345,6 +396,10 @@ class MapView(QtWidgets.QWidget):
         ids = photo_ids if isinstance(photo_ids, np.ndarray) else list(photo_ids)
         self._selected = np.unique(np.asarray(ids, dtype=np.int64).ravel())
         self._show_selection()
+
+    def add_to_selection(self, photo_ids: Iterable[int]) -> None:
+        """Highlight these photos too (photos just indexed joined a shown cluster)."""
+        self.set_selection(np.concatenate([self._selected, np.asarray(list(photo_ids), dtype=np.int64)]))
 
     def _show_selection(self) -> None:
         rows, _ = self._indices(self._selected)

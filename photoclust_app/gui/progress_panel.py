@@ -1,19 +1,37 @@
 """Status-bar widgets: task progress (stage, n/N, photos/s, time left, Cancel) and the count
-of skipped files with their reasons (a dialog lists them, with actions)."""
+of skipped files with their reasons (a dialog lists them, with actions).
+
+Clustering stages report only their start and end; while they run, a StageEstimate
+(tasks/stage_eta.py) drives the bar from a timer and says the time left, from the photo
+count and the speeds earlier runs measured (kept in the settings, learnt at each end).
+"""
 from __future__ import annotations
 
+import time
 from collections import Counter
 
-from PySide6.QtCore import Qt, Signal
+from typing import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from photoclust_app.core.display import printable_path
 from photoclust_app.gui.tasks import RateMeter
+from photoclust_app.gui.tasks.stage_eta import STAGES as CLUSTER_STAGES, StageEstimate, StageSpeeds
 
 STAGE_NAMES = {"scan": "Finding photos", "hash": "Checking for changes", "index": "Indexing",
                "cluster": "Clustering", "umap": "Reducing", "hdbscan": "Clustering", "layout": "Laying out the map",
-               "names": "Naming clusters", "split": "Splitting"}
+               "names": "Naming clusters", "split": "Splitting", "neighbours": "Finding neighbours",
+               "reduce": "Reducing"}
+INDEX_STAGES = ("scan", "hash", "index", "colour")
+ETA_STEPS = 1000        # the bar's range while the clock drives it
+ETA_TICK_MS = 200
+
+
+def stage_name(stage: str) -> str:
+    """A stage as the user reads it; one we do not know by its own name, tidied."""
+    return STAGE_NAMES.get(stage, stage.replace("_", " ").capitalize())
 
 
 def format_seconds(s: float) -> str:
@@ -41,9 +59,23 @@ class ProgressPanel(QWidget):
         lay.addWidget(self.bar)
         lay.addWidget(self.cancel_button)
         self._rate = RateMeter()
+        # How many photos this task's clustering covers (given to begin; None: no clustering
+        # to time, e.g. a split), and where measured speeds are kept (the window sets it).
+        self.clustering_size: Callable[[], int] | None = None
+        self.speeds: StageSpeeds | None = None
+        self.eta: StageEstimate | None = None
+        self.clock = time.monotonic
+        self._eta_stage = ""
+        self._eta_timer = QTimer(self)
+        self._eta_timer.setInterval(ETA_TICK_MS)
+        self._eta_timer.timeout.connect(self._tick)
         self.hide()
 
-    def begin(self, text: str) -> None:
+    def begin(self, text: str, *, clustering_size: Callable[[], int] | None = None) -> None:
+        """A task starts; CLUSTERING_SIZE: the photo count its clustering stages will cover,
+        asked when they begin (so photos indexed meanwhile count)."""
+        self._stop_eta(learn=False)
+        self.clustering_size = clustering_size
         self._rate = RateMeter()
         self.label.setText(text)
         self.bar.setRange(0, 0)
@@ -52,8 +84,20 @@ class ProgressPanel(QWidget):
         self.show()
 
     def update_progress(self, done: int, total: int, stage: str) -> None:
+        if self.eta is not None and stage in INDEX_STAGES:   # a new round of indexing (not clustering)
+            self._stop_eta(learn=True)
+        if self.eta is None and total > 0 and stage in CLUSTER_STAGES and self.clustering_size is not None:
+            self.eta = StageEstimate(self.clustering_size(), self.speeds.load() if self.speeds else None, self.clock)
+        if self.eta is not None:
+            if total > 0 or stage != self._eta_stage:
+                self.eta.report(done, total, stage)
+                self._eta_stage = stage
+            self._tick()
+            self._eta_timer.start()
+            self.show()
+            return
         rate, left = self._rate.update(done, total, stage)
-        name = STAGE_NAMES.get(stage, stage.replace("_", " ").capitalize())
+        name = stage_name(stage)
         parts = [name]
         if total > 0:
             self.bar.setRange(0, total)
@@ -68,12 +112,33 @@ class ProgressPanel(QWidget):
         self.label.setText(" \u00b7 ".join(parts))
         self.show()
 
+    def _tick(self) -> None:
+        """The clock moves the bar between the stages' reports; the label says the time left."""
+        eta = self.eta
+        if eta is None:
+            return
+        self.bar.setRange(0, ETA_STEPS)
+        self.bar.setValue(int(eta.fraction() * ETA_STEPS))
+        self.label.setText(f"Clustering \u00b7 {eta.text()}")
+        step = eta.stage or self._eta_stage
+        self.label.setToolTip(f"Now: {stage_name(step)}" if step else "")
+
+    def _stop_eta(self, *, learn: bool) -> None:
+        self._eta_timer.stop()
+        if self.eta is not None and learn and self.speeds is not None:
+            self.eta.abandon()   # a stage still running did not finish: not measured
+            self.speeds.learn(self.eta.measured())
+        self.eta, self._eta_stage = None, ""
+        self.label.setToolTip("")
+
     def _cancel(self) -> None:
         self.cancel_button.setEnabled(False)
         self.cancel_button.setText("Cancelling\u2026")
         self.cancelRequested.emit()
 
     def end(self) -> None:
+        """The task is over: the stages that ended teach their speed to the next estimate."""
+        self._stop_eta(learn=True)
         self.hide()
 
 

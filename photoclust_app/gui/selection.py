@@ -83,8 +83,12 @@ class LinkedSelection:
 
     def _push_map_selection(self) -> None:
         """The map highlights the selected photos, or else every photo of the selected clusters."""
-        ids = self.selected_photos() or self.grid_model.photo_ids()
-        self.map_view.set_selection(ids)
+        picked = self.selected_photos()
+        live = getattr(self, "live", None)
+        if not picked and live is not None and live.provisional:
+            self.map_view.set_selection([])   # a first index's map: all Unsorted, a highlight of all hides it
+            return
+        self.map_view.set_selection(picked or self.grid_model.photo_ids())
 
     def _on_map_selection(self, photo_ids: list) -> None:
         """Photos picked on the map: select their clusters in the list and them in the grid."""
@@ -101,7 +105,10 @@ class LinkedSelection:
         finally:
             self._syncing = False
 
-    def _update_header(self) -> None:
+    def _update_header(self, *, recount: bool = False) -> None:
+        """The grid's title: its clusters, their dates and the photo count. RECOUNT (photos
+        just indexed joined it): only the count is new, the dates stand until the next full
+        update, so a live batch costs no pass over every shown photo."""
         if self.session is None:
             return
         if getattr(self.grid_model, "results_title", ""):   # a search's results (gui/search_results.py)
@@ -117,8 +124,12 @@ class LinkedSelection:
             more = " \u2026" if len(names) > 3 else ""
             plural = "s" if n != 1 else ""
             search = getattr(self, "search", None)   # the shown photos' dates (gui/search_results.py)
-            dates = search.date_range(self.grid_model.photo_ids()) if search is not None and n else ""
-            dates = f" \u00b7 {dates}" if dates else ""
+            if recount and getattr(self, "_header_dates", None) is not None:
+                dates = self._header_dates
+            else:
+                dates = search.date_range(self.grid_model.photo_ids()) if search is not None and n else ""
+                dates = f" \u00b7 {dates}" if dates else ""
+                self._header_dates = dates
             text = f"{', '.join(names[:3])}{more}{dates} \u2014 {n:,} photo{plural}"
         self.grid_header.setText(text)
 

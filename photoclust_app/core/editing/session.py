@@ -8,6 +8,7 @@ come from the library's history, so they survive a restart and agree with the co
 Events passed to ``subscribe`` callbacks as ``(name, payload)``:
   ("clusters_changed", {"ids": [...], "structure": bool})  names, sizes, mosaics; structure: clusters added/removed
   ("assignments_changed", {"photo_ids": [...]})            photos that changed cluster
+  ("photos_added", {"photo_ids": [...]})                   photos just indexed, Unsorted until clustered
   ("reset", {})                                            anything may have changed: reload views
   ("history_changed", {})                                  undo/redo availability or text changed
 """
@@ -43,6 +44,7 @@ class Session(StateCache):
         # is stale (see install_state's caller), so edits are never lost to an older read.
         self.generation = 0
         self.last_conflicts = 0  # keys the last undo/redo left alone (the library changed under them)
+        self.new_ids: set[int] = set()   # indexed while the window watched, still Unsorted (state.py)
         self.set_state(state if state is not None else read_state(library))
         self._read_history()
 
@@ -69,6 +71,29 @@ class Session(StateCache):
 
     def reload(self) -> None:
         self.install_state(read_state(self.library))
+
+    def add_photos(self, photo_ids: Iterable[int], relpaths: Iterable[str]) -> list[int]:
+        """Photos the index has just committed (a live batch, no read of the library): they
+        show as Unsorted, and as new, until a clustering or placement takes them in. A photo
+        already known (a changed file) keeps its cluster; nothing the user did is touched.
+        Returns the ids added."""
+        added = []
+        for pid, rel in zip(photo_ids, relpaths):
+            pid = int(pid)
+            if pid in self._relpaths:
+                continue
+            self._relpaths[pid] = str(rel)
+            self._assign[pid] = None
+            self._members[None].add(pid)
+            self.new_ids.add(pid)
+            added.append(pid)
+        if added:
+            self._emit("photos_added", photo_ids=added)
+        return added
+
+    def new_count(self) -> int:
+        """Photos indexed while the window watched that no clustering has taken in yet."""
+        return len(self.new_ids)
 
     def set_count_copies_once(self, on: bool) -> None:
         """Count each duplicate group (store: the last groups found) once in cluster sizes."""
@@ -116,6 +141,10 @@ class Session(StateCache):
         ids, xy = self._layout
         labels = np.array([-1 if (c := self.cluster_of(int(p))) is None else c for p in ids], dtype=np.int64)
         return ids, xy, labels
+
+    def layout_ids(self) -> np.ndarray:
+        """The photo ids the 2-D map has a position for, ascending (no labels computed)."""
+        return self._layout[0]
 
     def export_groups(self, include_unsorted: bool = False,
                       unsorted_name: str = "Unsorted") -> list[tuple[str, list[Path]]]:
@@ -403,6 +432,7 @@ class Session(StateCache):
         """Apply a ClusteringPlan computed in a worker; keeps names and hand-placed photos."""
         from photoclust_app.core.clustering.plan import apply_clustering
 
+        self.new_ids = set()   # the clustering covered them: in a cluster, or Unsorted as any other
         return self._apply_whole(lambda: apply_clustering(self.library, plan, text=text if undoable else None))
 
     def place_new(self, plan) -> None:
@@ -410,6 +440,7 @@ class Session(StateCache):
         from photoclust_app.core.clustering.place import apply_placement
         from photoclust_app.core.pipeline import placement_text
 
+        self.new_ids -= {int(p) for p in plan.photo_ids.tolist()}
         self._apply_whole(lambda: apply_placement(self.library, plan, text=placement_text(plan)))
 
     def review_items(self) -> list[tuple[int, int | None, float]]:

@@ -57,6 +57,8 @@ class StateCache:
         self._layout = (st.layout_ids, st.layout_xy)
         self._missing = set(st.missing)
         self._copies = dict(st.copies)
+        # photos indexed live (Session.add_photos) that are still Unsorted stay new
+        self.new_ids = {p for p in getattr(self, "new_ids", ()) if p in st.relpaths and st.assignments.get(p) is None}
         self._positions: dict[int, int] = {}  # where a removed cluster stood, for its undo
         self._members: dict[int | None, set[int]] = {None: set()}
         for cid in self._clusters:
@@ -110,6 +112,8 @@ class StateCache:
         self._members.get(old if old in self._clusters else None, set()).discard(pid)
         self._assign[pid] = cid
         self._members.setdefault(cid if cid in self._clusters else None, set()).add(pid)
+        if cid is not None:
+            self.new_ids.discard(pid)   # placed (by the user, or a clustering): no longer new
 
     def absorb(self, rows: dict[str, dict]) -> tuple[set, list[int], bool]:
         """Bring the cache in line with rows the library now holds (an edit's "after", or

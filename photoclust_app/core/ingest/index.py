@@ -4,6 +4,8 @@ The diff is O(n) over three single queries (file states, skips, missing embeddin
 unchanged folder costs a scan and no file reads. Decoding runs in worker processes while
 the main process embeds the previous batch; each batch is committed in one transaction,
 so a cancel or a kill keeps every finished batch and the next run continues from there.
+A caller that shows photos as they arrive passes ``on_commit(photo_ids, relpaths, vectors)``,
+called after each batch's transaction (see live_batches.py).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from photoclust_app.core.ingest.scan import scan_folder
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 256
+CommitFn = Callable[[list[int], list[str], np.ndarray], None]
 SMALL_JOB = 4  # this many files or fewer are decoded in-process: no pool start-up
 
 
@@ -130,21 +133,24 @@ def _detect_moves(d: _Diff, folder: Path, progress: ProgressFn, cancel: CancelFn
 
 def index_folder(folder, *, model: str = "clip", device: str = "auto", batch_size: int = 32,
                  workers: int | None = None, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                 embedder=None, library: Library | None = None) -> IndexReport:
-    """Index FOLDER incrementally into its library; raises Cancelled after keeping finished batches."""
+                 embedder=None, library: Library | None = None, on_commit: CommitFn | None = None) -> IndexReport:
+    """Index FOLDER incrementally into its library; raises Cancelled after keeping finished batches.
+    ON_COMMIT(photo ids, relpaths, vectors) hears of each batch once it is committed."""
     t0 = time.perf_counter()
     progress = progress or no_progress
     folder = Path(folder).expanduser().resolve()
     lib = library if library is not None else Library.open(folder)
     try:
-        return _index(lib, lib.folder, model, device, batch_size, workers, progress, cancel, embedder, t0)
+        return _index(lib, lib.folder, model, device, batch_size, workers, progress, cancel, embedder, t0,
+                      on_commit)
     finally:
         if library is None:
             lib.close()
 
 
 def _index(lib: Library, folder: Path, model: str, device: str, batch_size: int, workers: int | None,
-           progress: ProgressFn, cancel: CancelFn | None, embedder, t0: float) -> IndexReport:
+           progress: ProgressFn, cancel: CancelFn | None, embedder, t0: float,
+           on_commit: CommitFn | None = None) -> IndexReport:
     from photoclust_app.core.embed import create_embedder, model_name
 
     progress(0, 0, "scan")
@@ -198,7 +204,7 @@ def _index(lib: Library, folder: Path, model: str, device: str, batch_size: int,
 
     if todo:
         report.embedded = _decode_and_embed(lib, folder, todo, hashes, embedder, batch_size, workers, device,
-                                            progress, cancel)
+                                            progress, cancel, on_commit)
     from photoclust_app.core.ingest.colour_backfill import backfill_colours
 
     backfill_colours(lib, progress=progress, cancel=cancel)  # photos indexed before colours existed
@@ -217,7 +223,7 @@ def _all_skips(lib: Library, scan_skips: Iterable[Skip]) -> list[Skip]:
 
 def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashes: dict[str, str], embedder,
                       batch_size: int, workers: int | None, device: str, progress: ProgressFn,
-                      cancel: CancelFn | None) -> int:
+                      cancel: CancelFn | None, on_commit: CommitFn | None = None) -> int:
     from photoclust_app.core.embed.device import cpu_count, torch_threads
 
     batch_size = max(1, int(batch_size))
@@ -248,12 +254,15 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
                      for r, v in zip(ok, vectors)]
         timing["embed"] += time.perf_counter() - t
         t = time.perf_counter()
+        ids: list[int] = []
         with lib.transaction():
             if items:
-                lib.add_photos(items, embedder.name)
+                ids = lib.add_photos(items, embedder.name)
             if bad:
                 lib.record_skips(bad)
         timing["store"] += time.perf_counter() - t
+        if ids and on_commit is not None:
+            on_commit(ids, [it.record.relpath for it in items], np.asarray(vectors))
         n = len(items)
         ok.clear()
         bad.clear()

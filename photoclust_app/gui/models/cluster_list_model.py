@@ -50,6 +50,11 @@ UNSORTED_LABEL = "Unsorted"
 NEW_CLUSTER_LABEL = "New cluster"
 
 
+def unsorted_label(new: int) -> str:
+    """"Unsorted", or "Unsorted · 256 new" while photos just indexed wait for clustering."""
+    return f"{UNSORTED_LABEL} \u00b7 {new:,} new" if new else UNSORTED_LABEL
+
+
 class ClusterListModel(SessionBound, QAbstractListModel):
     editFailed = Signal(str)   # a sentence for the user (e.g. a read-only library)
 
@@ -132,7 +137,7 @@ class ClusterListModel(SessionBound, QAbstractListModel):
             self._sync()
             if self.rowCount():
                 self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1))
-        elif event == "assignments_changed":
+        elif event in ("assignments_changed", "photos_added"):
             self._changed_unsorted()
 
     def _changed_unsorted(self) -> None:
@@ -223,10 +228,11 @@ class ClusterListModel(SessionBound, QAbstractListModel):
                 return "Drop photos here to make a new cluster of them."
             return None
         if kind == "unsorted":
-            n = self._session.unsorted_count()
+            n, new = self._session.unsorted_count(), self._session.new_count()
             return {
-                Qt.ItemDataRole.DisplayRole: UNSORTED_LABEL,
-                Qt.ItemDataRole.ToolTipRole: f"{n} photos that fit no cluster",
+                Qt.ItemDataRole.DisplayRole: unsorted_label(new),
+                Qt.ItemDataRole.ToolTipRole: f"{n:,} photos that fit no cluster" + (
+                    f"\n{new:,} of them new: just indexed, they join clusters when clustering ends" if new else ""),
                 SizeRole: n,
                 ClusterIdRole: None,
                 MosaicRole: self._session.members(None)[:4] if n else [],

@@ -77,7 +77,7 @@ class PhotoGridModel(SessionBound, QAbstractListModel):
             live = set(self._session.cluster_ids()) | {None}
             self._shown = [c for c in self._shown if c in live]
             self._resync()
-        elif event == "assignments_changed":
+        elif event in ("assignments_changed", "photos_added"):   # only the photos named are looked at
             self._resync(payload.get("photo_ids"))
         elif event == "clusters_changed" and payload.get("structure"):
             live = set(self._session.cluster_ids()) | {None}
