@@ -8,12 +8,17 @@ photos in 3 visually distinct groups (``photo_labels`` maps relpath -> group).
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+# Engines the tests start skip their background JIT warm-up (test_reduce covers it): dozens of
+# engines each compiling on 2 cores would slow every other test.
+os.environ.setdefault("PHOTOCLUST_NO_WARM", "1")
 
 # exif_transpose applies T_k to stored pixels; storing T_k^-1(upright) displays upright.
 _INVERSE = {

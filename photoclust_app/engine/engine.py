@@ -64,7 +64,13 @@ def _child_main(conn, cancel_event, ops_module: str) -> None:
         pass
     import importlib
 
-    handlers = importlib.import_module(ops_module).HANDLERS
+    ops = importlib.import_module(ops_module)
+    handlers = ops.HANDLERS
+    warm = getattr(ops, "warm", None)
+    if warm is not None and not os.environ.get("PHOTOCLUST_NO_WARM"):
+        import threading
+
+        threading.Thread(target=warm, name="photoclust-warm", daemon=True).start()
     global _partial_sink
     _partial_sink = lambda kind, payload: conn.send(("partial", str(kind), payload))  # noqa: E731
     while True:

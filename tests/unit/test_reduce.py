@@ -108,3 +108,11 @@ def test_bench_cluster_reports_new_and_old_path_side_by_side(capsys):
     old = r["old_path"]
     assert {"umap_nd_s", "umap_2d_s", "total_s", "nmi"} <= set(old)
     assert r["nmi"] > 0.5 and old["nmi"] > 0.5
+
+
+def test_engine_warm_up_compiles_the_epoch_kernel(monkeypatch):
+    from photoclust_app.engine import ops
+
+    monkeypatch.setattr(R, "_KERNEL", None)
+    ops.warm()
+    assert R._KERNEL is not None and R._KERNEL.signatures  # compiled (or loaded from the disk cache)
