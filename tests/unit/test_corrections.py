@@ -213,3 +213,21 @@ def test_bench_stream_places_each_batch_without_moving_the_map():
     assert all(r["map_max_move"] == 0.0 for r in rows)
     assert all(r["placed"] + r["to_review"] == r["added"] for r in rows)
     assert rows[-1]["nmi_placement"] >= rows[-1]["nmi_full_recluster"] - 0.05 and rows[-1]["nmi_placement"] > 0.8
+
+
+def test_a_split_keeps_its_pieces_apart_through_later_reclusters(world):
+    """A split separates the pieces for good: a re-cluster (or level) that would join them
+    again keeps them as the user split them."""
+    lib, s, g, _, _ = world
+    s.recluster(pipeline.compute(lib, groups=2, names=False))  # A's and B's looks in one cluster
+    M = home(s, g["A"] + g["B"])
+    new = s.split(pipeline.split_by_example(lib, M, [g["A"][:2], g["B"][:2]]))
+    assert len(new) == 1
+    for groups in (2, None):  # the coarse level that joined them, then the automatic one
+        s.recluster(pipeline.compute(lib, groups=groups, names=False))
+        assert home(s, g["A"]) != home(s, g["B"])
+        assert home(s, g["B"]) == new[0] and home(s, g["A"]) == M
+    assert lib.kept_apart() == {M, new[0]}
+    assert s.clear_corrections(new[0]) >= 1 and lib.kept_apart() == {M}
+    s.undo()
+    assert lib.kept_apart() == {M, new[0]}

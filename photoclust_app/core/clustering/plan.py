@@ -5,7 +5,8 @@ in a worker and apply in one short transaction; a kill mid-way leaves the previo
 clustering intact. Applying matches old clusters to new ones by member overlap: a matched
 cluster keeps its id and the user's name, and photos placed by hand stay where they are.
 A cluster the user named is never removed by a re-clustering: unmatched, it keeps its photos.
-A photo the user moved out of a cluster (kept_out) never joins it again.
+A photo the user moved out of a cluster (kept_out) never joins it again, and the pieces of a
+split stay apart.
 
 Why a hand placement does not pull its neighbours along at the next re-cluster (measured with
 `bench learn`'s simulated user, 5 photos per class, on cached lite vectors; NMI before ->
@@ -28,6 +29,7 @@ import numpy as np
 from photoclust_app.core.errors import PhotoclustError
 from photoclust_app.core.clustering import hierarchy
 from photoclust_app.core.clustering.naming import Namer, suggest_names
+from photoclust_app.core.store.constraints import KEPT_APART_KEY
 from photoclust_app.core.store.library import Library
 from photoclust_app.core.progress import CancelFn, ProgressFn, check_cancel, no_progress
 
@@ -225,9 +227,10 @@ def apply_clustering(lib: Library, plan: ClusteringPlan, *, text: str | None = N
             if lab >= 0 and pid not in manual:
                 new.setdefault(lab, set()).add(pid)
         matched = _match(old, new)
-        # A cluster the user named never vanishes: when no new group matches it, it keeps the
-        # photos it holds (as hand-placed photos keep theirs) and the new groups do without them.
-        named = {c.id for c in clusters if c.user_named}
+        # A cluster the user named, or a piece of a split, never vanishes: when no new group
+        # matches it, it keeps the photos it holds (as hand-placed photos keep theirs) and the
+        # new groups do without them; so a group that would join split pieces again cannot.
+        named = {c.id for c in clusters if c.user_named} | lib.kept_apart()
         stay = set().union(*(old[cid] for cid in named - set(matched.values())))
         if stay:
             new = {lab: g - stay for lab, g in new.items() if g - stay}
@@ -286,6 +289,7 @@ def apply_split(lib: Library, plan: ClusteringPlan, *, text: str = "Split") -> l
     with lib.record(text) as rec:
         rec.touch("assignments", plan.photo_ids.tolist())
         rec.touch("representatives", [plan.scope])
+        rec.touch("meta", [KEPT_APART_KEY])
         for lab in order:
             if lab == keep_label:
                 cid = plan.scope
@@ -302,6 +306,7 @@ def apply_split(lib: Library, plan: ClusteringPlan, *, text: str = "Split") -> l
             if picked:  # the photos the user picked for this side are placed by hand: they stay
                 lib.assign(picked, cid, manual=True)
             lib.set_representatives(cid, plan.representatives.get(lab, []))
+        lib.keep_apart([plan.scope, *new_ids])  # a split separates its pieces for good (cannot-link)
     return new_ids
 
 

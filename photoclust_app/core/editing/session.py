@@ -336,18 +336,24 @@ class Session(StateCache):
         table = self.library.assignment_table()
         placed = [p for p, (c, _, hand) in table.items() if hand and (cluster_id is None or c == cluster_id)]
         kept = self.library.kept_out_photos(cluster_id)
-        if not placed and not kept:
+        apart = self.library.kept_apart() & ({cluster_id} if cluster_id is not None else self.library.kept_apart())
+        if not placed and not kept and not apart:
             return 0
         what = "every cluster" if cluster_id is None else f"\u201c{self.cluster(cluster_id).display_name}\u201d"
         with self._edit(f"Clear the corrections of {what}") as rec:
             rec.touch("assignments", placed)
             rec.touch("kept_out", kept)
+            if apart:
+                from photoclust_app.core.store.constraints import KEPT_APART_KEY
+
+                rec.touch("meta", [KEPT_APART_KEY])
+                self.library.let_apart(apart)
             self.library.assign_many((p, table[p][0], table[p][1], False) for p in placed)
             if cluster_id is None:
                 self.library.clear_kept_out()
             else:
                 self.library.let_in(kept, cluster_id)
-        return len(placed) + len(kept)
+        return len(placed) + len(kept) + len(apart)
 
     def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, L2-normalised vectors), cached until the library's embeddings change."""

@@ -2,7 +2,8 @@
 
 Must-links are the hand placements already in `assignments` (manual = 1). A cannot-link is
 `kept_out`: the clusters a photo was moved out of by hand, which no re-cluster, level change or
-placement may put it back into. `review` holds new photos placed with low confidence, with the
+placement may put it back into. The pieces of a split are kept apart (meta KEPT_APART_KEY): a
+re-cluster that would join them again keeps each piece's photos where the split put them. `review` holds new photos placed with low confidence, with the
 cluster they would join. Both tables are in the edit history (store/rows.py), so undo covers them.
 """
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import json
 import time
 from typing import Iterable
+
+
+KEPT_APART_KEY = "clusters.kept_apart"  # library meta: JSON list of cluster ids
 
 
 def _ids(text) -> set[int]:
@@ -71,6 +75,21 @@ class ConstraintStore:
             for cid in cids:
                 out.setdefault(cid, [0, 0])[1] += 1
         return {c: (v[0], v[1]) for c, v in out.items()}
+
+    def kept_apart(self) -> set[int]:
+        """Clusters a split made or cut (existing ones): a re-cluster never joins them again."""
+        live = {r[0] for r in self._q("SELECT id FROM clusters")}
+        return _ids(self.get_meta(KEPT_APART_KEY)) & live
+
+    def keep_apart(self, cluster_ids: Iterable[int]) -> None:
+        """Record the pieces of a split (inside the caller's history entry, which touches
+        KEPT_APART_KEY in meta)."""
+        self.set_meta(KEPT_APART_KEY, json.dumps(sorted(self.kept_apart() | {int(c) for c in cluster_ids})))
+
+    def let_apart(self, cluster_ids: Iterable[int] | None = None) -> None:
+        """Forget that CLUSTER_IDS (None: all) were split apart."""
+        rest = set() if cluster_ids is None else self.kept_apart() - {int(c) for c in cluster_ids}
+        self.set_meta(KEPT_APART_KEY, json.dumps(sorted(rest)) if rest else None)
 
     def clear_kept_out(self) -> None:
         with self.transaction() as c:
