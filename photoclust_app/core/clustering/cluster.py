@@ -1,4 +1,6 @@
 """Embeddings -> UMAP (10-d, cosine) -> one cluster hierarchy -> clusters; the rest is "Unsorted".
+With ``layout=True`` the 2-D map comes from the same neighbour graph, laid out beside it
+(reduce.py: one kNN graph, one spectral init, the two SGD runs on both cores).
 
 Why (figures in docs/research/clustering-hierarchy.md, EfficientNet-Lite0 features, seeds 0-4):
 a photo library is multi-scale, a few themes of hundreds beside many groups of 10-40, and no
@@ -19,8 +21,9 @@ of the same tree, so a slider or "exactly N groups" is a cut, not a refit.
 * Fewer than ``2 * min_size`` photos cannot form two clusters, and identical vectors have no
   structure: both give one cluster holding everything (``params["path"] == "single"``).
 
-Deterministic: UMAP with ``random_state`` (which forces one thread), HDBSCAN, the Ward tree and
-the k-d tree are deterministic, so the same input and seed give the same labels.
+Deterministic: each UMAP run is seeded and single-threaded (the map runs in a second thread
+of its own), and HDBSCAN, the Ward tree and the k-d tree are deterministic, so the same input
+and seed give the same labels and the same map.
 """
 from __future__ import annotations
 
