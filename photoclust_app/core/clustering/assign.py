@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from photoclust_app.core.clustering.vectors import unit_centroids
+
 
 def nearest_clusters(vectors: np.ndarray, labels: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For rows ``query`` of VECTORS: (the label of the nearest cluster centroid, its cosine).
@@ -20,9 +22,7 @@ def nearest_clusters(vectors: np.ndarray, labels: np.ndarray, query: np.ndarray)
     Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
     member = labels >= 0
     pos = np.searchsorted(ids, labels[member])
-    cen = np.zeros((len(ids), X.shape[1]), np.float64)
-    np.add.at(cen, pos, Xn[member])
-    cen /= np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)
-    sims = Xn[query] @ cen.T.astype(np.float32)
+    cen = unit_centroids(Xn, np.flatnonzero(member), pos, len(ids))
+    sims = Xn[query] @ cen.T
     best = sims.argmax(axis=1)
     return ids[best].astype(np.int64), sims[np.arange(len(query)), best].astype(np.float32)

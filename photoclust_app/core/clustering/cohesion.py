@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from photoclust_app.core.clustering.vectors import unit_centroids
+
 INCOHERENT = 0.15
 
 
@@ -30,11 +32,9 @@ def cohesion(vectors: np.ndarray, labels: np.ndarray) -> dict[int, float]:
     if len(ids) == 1:
         return {int(ids[0]): 1.0}
     X = np.asarray(vectors, dtype=np.float32)[member]
-    X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    X /= np.maximum(np.sqrt(np.einsum("ij,ij->i", X, X))[:, None], 1e-12)
     pos = np.searchsorted(ids, labels[member])
-    cen = np.zeros((len(ids), X.shape[1]), np.float64)
-    np.add.at(cen, pos, X)
-    cen = (cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    cen = unit_centroids(X, np.arange(len(X)), pos, len(ids))
     out = np.zeros(len(ids))
     for start in range(0, len(X), 8192):  # bounded memory at 100k photos x 1,000 clusters
         S = X[start:start + 8192] @ cen.T
@@ -42,7 +42,7 @@ def cohesion(vectors: np.ndarray, labels: np.ndarray) -> dict[int, float]:
         own = S[np.arange(len(p)), p]
         S[np.arange(len(p)), p] = -np.inf
         a, b = 1.0 - own, 1.0 - S.max(axis=1)
-        np.add.at(out, p, (b - a) / np.maximum(np.maximum(a, b), 1e-9))
+        out += np.bincount(p, weights=(b - a) / np.maximum(np.maximum(a, b), 1e-9), minlength=len(ids))
     out /= np.bincount(pos, minlength=len(ids))
     return {int(k): float(v) for k, v in zip(ids, out)}
 

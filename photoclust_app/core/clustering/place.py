@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from photoclust_app.core.clustering.vectors import single_thread_blas, unit_centroids
 from photoclust_app.core.clustering.suggest import evenly  # a theme of 30,000 photos votes as well through 2,048
 
 K = 15
@@ -61,7 +62,7 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
     if len(new_rows) == 0 or len(member) == 0:
         return [None] * len(new_rows), [None] * len(new_rows), np.zeros(len(new_rows)), _fallback_xy(xy, len(new_rows))
     ids, pos = np.unique(cluster_of[member], return_inverse=True)
-    cen = centroids(Xn, member, pos, len(ids))
+    cen = unit_centroids(Xn, member, pos, len(ids))
     own = np.empty(len(member), np.float32)
     for a in range(0, len(member), 8192):  # row by row in blocks: no (n, d) temporaries
         rows = member[a:a + 8192]
@@ -120,24 +121,6 @@ def place(Xn: np.ndarray, cluster_of: np.ndarray, new_rows: np.ndarray, xy: np.n
     if missing.any():
         out_xy[missing] = _fallback_xy(xy, int(missing.sum()))
     return out_c, out_s, conf, out_xy
-
-
-def single_thread_blas():
-    """BLAS on one thread for a loop of small products: with OpenBLAS's two threads, 300
-    products of 14 x 512 x 2048 took 11 s on a busy 2-core machine, on one 1.2 s."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, user_api="blas")
-
-
-def centroids(Xn: np.ndarray, rows: np.ndarray, pos: np.ndarray, k: int) -> np.ndarray:
-    """Unit centroids of K groups: ROWS of XN, group POS each. One sparse product (np.add.at
-    took 8 s for 100k x 512 on a loaded machine)."""
-    import scipy.sparse as sp
-
-    M = sp.csr_matrix((np.ones(len(rows), np.float32), (pos, rows)), shape=(k, len(Xn)))
-    cen = np.asarray(M @ Xn, dtype=np.float64)
-    return (cen / np.maximum(np.linalg.norm(cen, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def _fence(cos: np.ndarray) -> float:

@@ -63,7 +63,7 @@ def evenly(rows, cap: int) -> np.ndarray:
 
 def _affinity_all(Xn: np.ndarray, E: np.ndarray, block: int = 16384) -> np.ndarray:
     """_affinity of every row of XN, block by block (slices, not fancy-indexed copies)."""
-    from photoclust_app.core.clustering.place import single_thread_blas
+    from photoclust_app.core.clustering.vectors import single_thread_blas
 
     out = np.empty(len(Xn), np.float32)
     with single_thread_blas():  # skinny products: BLAS threads only wait for each other
