@@ -216,6 +216,8 @@ def bench_index(n: int = 200, size: tuple[int, int] = (4000, 3000), model: str =
         "decode_cpu_ms": dec_ms, "embed_cpu_ms": emb_ms, "index_cpu_ms": idx.ms_per(report.embedded),
         "cpu_limit_per_s": round(cpu_limit, 2) if cpu_limit else None,
         "index_vs_cpu_limit": round(index_rate / cpu_limit, 3) if cpu_limit else None,
+        # the share of all cores the index got: below 1 on a machine others are using too
+        "index_cpu_share": round(idx.cpu / (idx.wall * cpu_count()), 3) if idx.cpu is not None else None,
         "embedded": report.embedded, "reindex_embedded": again.embedded,
         "notice": report.notice or (notices[0] if notices else None),
     }

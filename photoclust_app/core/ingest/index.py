@@ -240,8 +240,10 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
         t = time.perf_counter()
         if ok:
             # Torch has part of the cores while decoders run; when they idle (read-ahead
-            # full, or no files left: the final batches) it takes them all.
-            boost = threads is not None and threads < cores and pool.decoders_idle()
+            # full, or no files left: the final batches) or are a batch ahead (a heavy
+            # model: they would idle within this batch) it takes them all.
+            boost = threads is not None and threads < cores and (pool.decoders_idle()
+                                                                 or pool.decoded_ahead() >= batch_size)
             with torch_threads(cores if boost else None):
                 vectors = embedder.embed(np.stack([r.decoded.pixels for r in ok]))
             items = [IndexedPhoto(r.record, r.quick_hash, r.decoded.meta, r.decoded.thumbnail, v, r.decoded.colour)
