@@ -264,8 +264,10 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
     # Window: enough read-ahead that workers keep decoding while a batch is embedded.
     window = max(2 * batch_size, 4 * max(1, n_workers))
     t_start = time.perf_counter()
-    with torch_threads(threads), DecodePool(n_workers, window) as pool:
-        results = pool.imap(jobs)
+    from photoclust_app.core.ingest.gpu_decode import decode_results  # nvJPEG for a CUDA embedder
+
+    with torch_threads(threads), DecodePool(n_workers, window) as pool, \
+            decode_results(jobs, embedder.device, pool) as results:
         while True:
             t = time.perf_counter()
             res = next(results, None)
