@@ -32,8 +32,14 @@ def text_files(cache):
     return sorted(cache.glob("*-text-*.onnx"))
 
 
+def ready(e):
+    """An embedder whose text tower has been tried (as the background thread does)."""
+    e.prepare_text_tower()
+    return e
+
+
 def test_text_features_run_on_onnxruntime_and_match_torch(cache):
-    e = TinyClipEmbedder("cpu")
+    e = ready(TinyClipEmbedder("cpu"))
     got = e.text_features(TEXTS)
     assert e.text_runtime == "onnxruntime" and len(text_files(cache)) == 1
     want = torch_text()
@@ -45,18 +51,16 @@ def test_text_features_run_on_onnxruntime_and_match_torch(cache):
 
 
 def test_the_text_export_is_cached_and_reused(cache, monkeypatch):
-    TinyClipEmbedder("cpu").text_features(TEXTS[:1])
+    ready(TinyClipEmbedder("cpu"))
     import torch
 
     monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: pytest.fail("exported again"))
-    e = TinyClipEmbedder("cpu")
-    e.text_features(TEXTS[:1])
-    assert e.text_runtime == "onnxruntime"
+    assert TinyClipEmbedder("cpu").prepare_text_tower() == "onnxruntime"
 
 
 @pytest.mark.parametrize("damage", ["truncated", "other model"])
 def test_an_unusable_cached_text_export_is_exported_again(cache, damage, caplog):
-    TinyClipEmbedder("cpu").text_features(TEXTS[:1])
+    ready(TinyClipEmbedder("cpu"))
     (path,) = text_files(cache)
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:5000])
@@ -66,9 +70,9 @@ def test_an_unusable_cached_text_export_is_exported_again(cache, damage, caplog)
         (image,) = [p for p in cache.glob("*.onnx") if p != path]
         path.write_bytes(image.read_bytes())
     before = path.read_bytes()
-    e = TinyClipEmbedder("cpu")
     with caplog.at_level(logging.INFO, logger="photoclust_app.core.embed.ort"):
-        got = e.text_features(TEXTS)
+        e = ready(TinyClipEmbedder("cpu"))
+    got = e.text_features(TEXTS)
     assert e.text_runtime == "onnxruntime" and "exporting it again" in caplog.text
     assert path.read_bytes() != before
     assert float((got * torch_text()).sum(1).min()) > 0.999
@@ -81,9 +85,10 @@ def test_a_text_export_failure_means_torch_with_one_log_line(cache, monkeypatch,
         raise RuntimeError("an operator the exporter cannot write")
 
     monkeypatch.setattr(torch.onnx, "export", broken)
-    e = TinyClipEmbedder("cpu")
     with caplog.at_level(logging.WARNING, logger="photoclust_app.core.embed.ort"):
+        e = ready(TinyClipEmbedder("cpu"))
         out = e.text_features(TEXTS)
+        e.prepare_text_tower()
         e.text_features(TEXTS)
     assert e.text_runtime == "torch"
     np.testing.assert_allclose(out, torch_text(), atol=1e-6)
@@ -95,8 +100,8 @@ def test_a_text_export_failure_means_torch_with_one_log_line(cache, monkeypatch,
 def test_a_text_export_that_keeps_mismatching_is_dropped_for_torch(cache, monkeypatch, caplog):
     real_run = ort.OrtTower.run
     monkeypatch.setattr(ort.OrtTower, "run", lambda self, x: -real_run(self, x))  # a wrong sign: cosine -1
-    e = TinyClipEmbedder("cpu")
     with caplog.at_level(logging.WARNING, logger="photoclust_app.core.embed.ort"):
+        e = ready(TinyClipEmbedder("cpu"))
         out = e.text_features(TEXTS)
     assert e.text_runtime == "torch" and "does not match torch" in caplog.text
     np.testing.assert_allclose(out, torch_text(), atol=1e-6)
@@ -107,7 +112,7 @@ def test_text_search_ranks_the_same_photos_on_either_runtime(cache, monkeypatch)
     from photoclust_app.core.search.rank import VectorIndex
     from photoclust_app.core.search.text import rank_text
 
-    e = TinyClipEmbedder("cpu")
+    e = ready(TinyClipEmbedder("cpu"))
     px = np.random.default_rng(3).integers(0, 256, (40, e.input_size, e.input_size, 3), dtype=np.uint8)
     vectors = e.embed(px)
     index = VectorIndex.from_arrays(np.arange(40), vectors, "tiny-test")
@@ -122,6 +127,7 @@ def test_text_search_ranks_the_same_photos_on_either_runtime(cache, monkeypatch)
 
 def test_text_tower_switched_off_by_the_environment(cache, monkeypatch):
     monkeypatch.setenv("PHOTOCLUST_ORT", "0")
-    e = TinyClipEmbedder("cpu")
+    e = ready(TinyClipEmbedder("cpu"))
     e.text_features(TEXTS)
     assert e.text_runtime == "torch" and not cache.exists()
+

@@ -186,6 +186,7 @@ class ClipLike(TorchEmbedder):
         super().__init__(device)
         self._text: tuple[list[str], np.ndarray] | None = None
         self._ort_text = None  # the ONNX Runtime text tower (CPU), once tried: False when torch it is
+        self._text_lock = threading.Lock()
 
     def _tokenize(self, texts: list[str]):
         raise NotImplementedError
@@ -198,18 +199,26 @@ class ClipLike(TorchEmbedder):
         """"onnxruntime" or "torch": what text_features() runs on (known after its first call on CPU)."""
         return "onnxruntime" if self._ort_text else "torch"
 
-    def _ort_text_tower(self):
-        """On the CPU, the verified ONNX Runtime text tower (embed/ort.py), tried once: a text
-        query on a 2-core CPU is what search waits for."""
-        if self._ort_text is None:
-            with self._lock:
-                if self._ort_text is None:
-                    if self.device != "cpu" or not self.use_ort:
-                        self._ort_text = False
-                    else:
-                        from photoclust_app.core.embed.ort import text_tower_for
+    def prepare_text_tower(self) -> str:
+        """Try the ONNX Runtime text tower now (export once, verify; embed/ort.py) and return
+        ``text_runtime``; CUDA and MPS keep torch. Loading and verifying even a cached export
+        costs ~0.7 s on 2 cores for MobileCLIP2-S0: a caller that can, warms it early."""
+        self.load()
+        with self._text_lock:
+            if self._ort_text is None:
+                if self.device != "cpu" or not self.use_ort:
+                    self._ort_text = False
+                else:
+                    from photoclust_app.core.embed.ort import text_tower_for
 
-                        self._ort_text = text_tower_for(self) or False
+                    self._ort_text = text_tower_for(self) or False
+        return self.text_runtime
+
+    def _ort_text_tower(self):
+        """The ONNX Runtime text tower, tried on the first text query. Synchronous on purpose:
+        a query answered by torch and the next by onnxruntime would rank ties differently."""
+        if self._ort_text is None:
+            self.prepare_text_tower()
         return self._ort_text or None
 
     def text_features(self, texts: list[str]) -> np.ndarray:
