@@ -40,7 +40,7 @@ class RandomClipEmbedder(ClipEmbedder):
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            model = open_clip.create_model(self.arch, pretrained=None, device="cpu")
+            model = open_clip.create_model(self.arch, pretrained=None, device="cpu", weights_only=True)
         if "mobileclip" in self.arch.lower():
             from timm.utils.model import reparameterize_model
 
