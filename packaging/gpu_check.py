@@ -11,8 +11,13 @@ dir, then measures:
   2. decode rate with torchvision's batched nvJPEG decode on the GPU (+ resize/crop);
   3. fp16 embedding throughput for 'lite' (EfficientNet-Lite0) and a ViT-B-32-sized CLIP
      image tower (random weights: speed only);
-  4. the full index rate (photoclust.index_folder, lite on the GPU) against
-     min(CPU decode, lite embed), the pipeline's ceiling when the stages overlap.
+  4. the full index rate (photoclust.index_folder, lite and the ViT on the GPU) with the CPU
+     pool decoding (PHOTOCLUST_GPU_DECODE=0) against min(CPU decode, embed), the pipeline's
+     ceiling when the stages overlap;
+  5. the indexer's own nvJPEG path (core/ingest/gpu_decode.py): its decode rate alone, then
+     the full index with it against min(its decode, embed), and how many files it handed
+     to the CPU pool.
+Without CUDA the GPU stages are listed under "skipped" and the CPU ones still run.
 Weights: the packaged EfficientNet-Lite0 weights if installed, else random (same speed).
 Every stage is optional and guarded: a failure is recorded in the summary, not fatal, and
 stages are skipped once the time budget (default 280 s) is spent.
@@ -128,6 +133,48 @@ def gpu_decode(files, input_size, batch=32, thumbs=True):
             "gpu_decode_with_thumbnail": thumbs, "gpu_decoded": len(outs)}
 
 
+def indexer_gpu_decode(files, input_size, workers, batch=32):
+    """The indexer's nvJPEG path (gpu_decode.decode_results) alone: files/s, GPU vs CPU split."""
+    from photoclust_app.core.ingest import gpu_decode
+    from photoclust_app.core.ingest.decode_pool import DecodeJob, DecodePool
+    from photoclust_app.core.ingest.index import THUMB_SIZE
+
+    jobs = [DecodeJob(str(p), p.name, input_size, THUMB_SIZE) for p in files]
+    decoder = gpu_decode.GpuJpegDecoder("cuda")
+    with DecodePool(workers) as pool:
+        with gpu_decode.decode_results(jobs[:batch], "cuda", pool, batch, decoder) as results:
+            list(results)  # warm-up: nvJPEG handles, kernels
+        t = time.perf_counter()
+        with gpu_decode.decode_results(jobs, "cuda", pool, batch, decoder) as results:
+            res = list(results)
+        rate = len(jobs) / (time.perf_counter() - t)
+    return {"indexer_gpu_decode_per_s": round(rate, 1), "indexer_gpu_decode_ok": sum(r.decoded is not None for r in res)}
+
+
+class _DecodeSplit:
+    """Catches gpu_decode's 'Decoded N photos on the GPU and M on the CPU' line."""
+
+    def __enter__(self):
+        import logging
+
+        self.split, self.logger = None, logging.getLogger("photoclust_app.core.ingest.gpu_decode")
+        outer = self
+
+        class H(logging.Handler):
+            def emit(self, record):
+                if record.getMessage().startswith("Decoded "):
+                    outer.split = list(record.args[:2])
+
+        self.handler, self.level = H(), self.logger.level
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+
+
 def make_lite(device):
     from photoclust_app.core.embed.lite import LiteEmbedder
 
@@ -195,9 +242,11 @@ def embed_rate(embedder, batches=(64, 256), seconds=6.0):
     return out
 
 
-def full_index(folder, embedder, workers, batch_size, repeats=2):
+def full_index(folder, embedder, workers, batch_size, repeats=2, gpu_decode=False):
     """Best of REPEATS fresh full indexes (the first also pays one-time costs: kernels for
-    new batch shapes, worker start-up); returns (best rate, [all rates], last report)."""
+    new batch shapes, worker start-up), decoding through the indexer's nvJPEG path or the CPU
+    pool; returns (best rate, [all rates], last report, [GPU, CPU] decodes or None)."""
+    import os
     import shutil
 
     import numpy as np
@@ -205,13 +254,22 @@ def full_index(folder, embedder, workers, batch_size, repeats=2):
     from photoclust_app.core.ingest.index import index_folder
 
     embedder.embed(np.zeros((batch_size, embedder.input_size, embedder.input_size, 3), np.uint8))
+    before = os.environ.get("PHOTOCLUST_GPU_DECODE")
+    os.environ["PHOTOCLUST_GPU_DECODE"] = "1" if gpu_decode else "0"
     rates, r = [], None
-    for _ in range(repeats):
-        shutil.rmtree(folder / ".photoclust", ignore_errors=True)
-        t = time.perf_counter()
-        r = index_folder(folder, embedder=embedder, workers=workers, batch_size=batch_size)
-        rates.append(round(r.embedded / (time.perf_counter() - t), 1))
-    return max(rates), rates, r
+    try:
+        with _DecodeSplit() as split:
+            for _ in range(repeats):
+                shutil.rmtree(folder / ".photoclust", ignore_errors=True)
+                t = time.perf_counter()
+                r = index_folder(folder, embedder=embedder, workers=workers, batch_size=batch_size)
+                rates.append(round(r.embedded / (time.perf_counter() - t), 1))
+    finally:
+        if before is None:
+            os.environ.pop("PHOTOCLUST_GPU_DECODE", None)
+        else:
+            os.environ["PHOTOCLUST_GPU_DECODE"] = before
+    return max(rates), rates, r, split.split
 
 
 def main(argv=None) -> int:
@@ -269,9 +327,16 @@ def main(argv=None) -> int:
 
     r = stage("cpu_decode", lambda: cpu_pool_decode(files, 224, workers))
     s.update(r or {})
-    if device == "cuda":
-        r = stage("gpu_decode", lambda: gpu_decode(files, 224))
-        s.update(r or {})
+    cuda = device == "cuda"
+
+    def gpu_stage(name, fn):
+        if not cuda:
+            s["skipped"].append(f"{name} (no CUDA)")
+            return None
+        return stage(name, fn)
+
+    s.update(gpu_stage("gpu_decode", lambda: gpu_decode(files, 224)) or {})
+    s.update(gpu_stage("indexer_gpu_decode", lambda: indexer_gpu_decode(files, 224, workers)) or {})
     lite = stage("load_lite", lambda: make_lite(device))
     if lite is not None:
         s["lite_weights"] = type(lite).weights
@@ -286,21 +351,30 @@ def main(argv=None) -> int:
         if rates:
             s["vit_b32_embed_per_s_by_batch"] = rates
             s["vit_b32_embed_per_s"] = max(rates.values())
-    if lite is not None and "cpu_decode_per_s" in s:
-        out = stage("index_lite", lambda: full_index(folder, lite, workers, args.batch_size))
+    for key, emb in (("lite", lite), ("vit_b32", vit)):
+        if emb is None:
+            continue
+        embed = s.get(f"{key}_embed_per_s", float("inf"))
+        if "cpu_decode_per_s" in s:  # the CPU pool decoding
+            out = stage(f"index_{key}", lambda: full_index(folder, emb, workers, args.batch_size))
+            if out:
+                rate, rates, report, _ = out
+                limit = min(s["cpu_decode_per_s"], embed)
+                s.update({f"index_{key}_per_s": round(rate, 1), f"index_{key}_runs_per_s": rates,
+                          f"index_{key}_limit_per_s": round(limit, 1), f"index_{key}_vs_limit": round(rate / limit, 3),
+                          f"index_{key}_embedded": report.embedded, "index_batch_size": args.batch_size})
+        if cuda and "indexer_gpu_decode_per_s" not in s:
+            s["skipped"].append(f"index_{key}_nvjpeg (the indexer's nvJPEG decode failed)")
+            continue
+        out = gpu_stage(f"index_{key}_nvjpeg",
+                        lambda: full_index(folder, emb, workers, args.batch_size, gpu_decode=True))
         if out:
-            rate, rates, report = out
-            limit = min(s["cpu_decode_per_s"], s.get("lite_embed_per_s", float("inf")))
-            s.update({"index_lite_per_s": round(rate, 1), "index_lite_runs_per_s": rates,
-                      "index_lite_limit_per_s": round(limit, 1), "index_lite_vs_limit": round(rate / limit, 3),
-                      "index_lite_embedded": report.embedded, "index_batch_size": args.batch_size})
-    if vit is not None and "cpu_decode_per_s" in s:
-        out = stage("index_vit_b32", lambda: full_index(folder, vit, workers, args.batch_size))
-        if out:
-            rate, rates, _ = out
-            limit = min(s["cpu_decode_per_s"], s.get("vit_b32_embed_per_s", float("inf")))
-            s.update({"index_vit_b32_per_s": round(rate, 1), "index_vit_b32_runs_per_s": rates,
-                      "index_vit_b32_vs_limit": round(rate / limit, 3)})
+            rate, rates, report, split = out
+            limit = min(s["indexer_gpu_decode_per_s"], embed)
+            s.update({f"index_{key}_nvjpeg_per_s": round(rate, 1), f"index_{key}_nvjpeg_runs_per_s": rates,
+                      f"index_{key}_nvjpeg_limit_per_s": round(limit, 1),
+                      f"index_{key}_nvjpeg_vs_limit": round(rate / limit, 3),
+                      f"index_{key}_nvjpeg_decoded_gpu_cpu": split, f"index_{key}_nvjpeg_embedded": report.embedded})
     s["total_s"] = round(time.perf_counter() - t0, 1)
     text = json.dumps(s, indent=1)
     print(text)

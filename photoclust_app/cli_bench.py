@@ -44,7 +44,8 @@ def add_parser(sub) -> None:
     s = b.add_parser("index", help="decode / embed / index speed on synthetic camera-sized JPEGs")
     s.add_argument("--n", type=int, default=200)
     s.add_argument("--size", type=size_arg, default=(4000, 3000))
-    s.add_argument("--model", default="lite")
+    s.add_argument("--model", default="lite", help="lite, clip, clip:ARCH/TAG, or clip-random[:ARCH]: an open_clip "
+                   "architecture with random weights (speed only; default MobileCLIP2-S0)")
     s.add_argument("--workers", type=int, default=None)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--json", action="store_true")

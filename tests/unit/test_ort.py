@@ -82,3 +82,19 @@ def test_switched_off_by_the_environment(cache, monkeypatch):
     e = TinyClipEmbedder("cpu")
     e.embed(pixels(2))
     assert e.runtime == "torch" and not cache.exists()
+
+
+def test_onnxruntime_threads_follow_torchs_setting_at_each_call(cache):
+    """The indexer gives the embedder half the cores while decoders run and all once they
+    idle (torch_threads); the ONNX Runtime tower must obey the same plan."""
+    from photoclust_app.core.embed.device import torch_threads
+
+    e = TinyClipEmbedder("cpu")
+    with torch_threads(1):
+        first = e.embed(pixels(3))
+    tower = e._ort_tower()
+    assert sorted(tower._sessions) == [1]
+    with torch_threads(2):
+        again = e.embed(pixels(3))
+    assert sorted(tower._sessions) == [1, 2]
+    np.testing.assert_allclose(first, again, atol=1e-5)

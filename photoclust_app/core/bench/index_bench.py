@@ -146,7 +146,12 @@ def bench_index(n: int = 200, size: tuple[int, int] = (4000, 3000), model: str =
     progress = progress or no_progress
     folder = ensure_camera_jpegs(n, size, progress)
     notices: list[str] = []
-    embedder = create_embedder(model, device, notify=notices.append)
+    from photoclust_app.core.bench.random_clip import RandomClipEmbedder, is_random_spec
+
+    if is_random_spec(model):  # an architecture's speed without its weights (bench only)
+        embedder = RandomClipEmbedder.from_spec(model, device)
+    else:
+        embedder = create_embedder(model, device, notify=notices.append)
     if hasattr(embedder, "load"):
         embedder.load()
     n_workers, index_threads = cpu_plan(workers, embedder.device)
@@ -195,6 +200,9 @@ def bench_index(n: int = 200, size: tuple[int, int] = (4000, 3000), model: str =
     index_rate = report.embedded / idx.wall
     on_cpu = embedder.device == "cpu"
     limit = 1.0 / (1.0 / decode_rate + 1.0 / embed_rate) if on_cpu else min(decode_rate, embed_rate)
+    # The load-independent ceiling: every core busy with nothing but decode + embed CPU work.
+    dec_ms, emb_ms = dec.ms_per(len(files)), emb.ms_per(len(pixels))
+    cpu_limit = 1000.0 * cpu_count() / (dec_ms + emb_ms) if on_cpu and dec_ms and emb_ms else None
     return {
         "n": len(files), "size": list(size), "model": embedder.name, "device": embedder.device,
         "workers": n_workers, "torch_threads_index": index_threads, "cores": cpu_count(), "batch_size": batch_size,
@@ -205,8 +213,11 @@ def bench_index(n: int = 200, size: tuple[int, int] = (4000, 3000), model: str =
         "index_per_s": round(index_rate, 2), "combined_limit_per_s": round(limit, 2),
         "index_vs_limit": round(index_rate / limit, 3), "reindex_s": round(again_clock.wall, 3),
         # CPU ms per photo (all our processes): index ~ decode + embed means no work is wasted
-        "decode_cpu_ms": dec.ms_per(len(files)), "embed_cpu_ms": emb.ms_per(len(pixels)),
-        "index_cpu_ms": idx.ms_per(report.embedded),
+        "decode_cpu_ms": dec_ms, "embed_cpu_ms": emb_ms, "index_cpu_ms": idx.ms_per(report.embedded),
+        "cpu_limit_per_s": round(cpu_limit, 2) if cpu_limit else None,
+        "index_vs_cpu_limit": round(index_rate / cpu_limit, 3) if cpu_limit else None,
+        # the share of all cores the index got: below 1 on a machine others are using too
+        "index_cpu_share": round(idx.cpu / (idx.wall * cpu_count()), 3) if idx.cpu is not None else None,
         "embedded": report.embedded, "reindex_embedded": again.embedded,
         "notice": report.notice or (notices[0] if notices else None),
     }

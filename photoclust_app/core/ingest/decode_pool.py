@@ -207,6 +207,11 @@ class DecodePool:
         finished results, or the jobs ran out): the consumer may use every core now."""
         return self.workers == 0 or all(fut.done() for _, fut in self._inflight)
 
+    def decoded_ahead(self) -> int:
+        """Finished results waiting for the consumer: a batch of them means the decoders
+        outrun it and are about to idle with the read-ahead window full."""
+        return sum(fut.done() for _, fut in self._inflight)
+
     def imap(self, jobs: Iterable[DecodeJob]) -> Iterator[DecodeResult]:
         it = iter(jobs)
         inflight = self._inflight = collections.deque()

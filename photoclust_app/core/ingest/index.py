@@ -246,8 +246,10 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
         t = time.perf_counter()
         if ok:
             # Torch has part of the cores while decoders run; when they idle (read-ahead
-            # full, or no files left: the final batches) it takes them all.
-            boost = threads is not None and threads < cores and pool.decoders_idle()
+            # full, or no files left: the final batches) or are a batch ahead (a heavy
+            # model: they would idle within this batch) it takes them all.
+            boost = threads is not None and threads < cores and (pool.decoders_idle()
+                                                                 or pool.decoded_ahead() >= batch_size)
             with torch_threads(cores if boost else None):
                 vectors = embedder.embed(np.stack([r.decoded.pixels for r in ok]))
             items = [IndexedPhoto(r.record, r.quick_hash, r.decoded.meta, r.decoded.thumbnail, v, r.decoded.colour)
@@ -271,8 +273,10 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
     # Window: enough read-ahead that workers keep decoding while a batch is embedded.
     window = max(2 * batch_size, 4 * max(1, n_workers))
     t_start = time.perf_counter()
-    with torch_threads(threads), DecodePool(n_workers, window) as pool:
-        results = pool.imap(jobs)
+    from photoclust_app.core.ingest.gpu_decode import decode_results  # nvJPEG for a CUDA embedder
+
+    with torch_threads(threads), DecodePool(n_workers, window) as pool, \
+            decode_results(jobs, embedder.device, pool) as results:
         while True:
             t = time.perf_counter()
             res = next(results, None)
