@@ -13,7 +13,8 @@ from photoclust_app.gui.tasks import RateMeter
 
 STAGE_NAMES = {"scan": "Finding photos", "hash": "Checking for changes", "index": "Indexing",
                "cluster": "Clustering", "umap": "Reducing", "hdbscan": "Clustering", "layout": "Laying out the map",
-               "names": "Naming clusters", "split": "Splitting"}
+               "names": "Naming clusters", "split": "Splitting",
+               "refine": "Refining from the full photos"}
 
 
 def format_seconds(s: float) -> str:

@@ -80,7 +80,7 @@ def test_a_grey_gain_map_is_not_a_preview():
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_preview_decodes_upright_with_the_main_images_orientation(orientation):
     pic = upright((900, 600))
-    data = camera_jpeg(stored(pic, orientation), orientation=orientation, preview=(450, 450))
+    data = camera_jpeg(stored(pic, orientation), orientation=orientation, preview=(600, 600))
     got = decode_preview(data, 224, 256)
     assert got is not None
     dec, p = got
@@ -101,7 +101,7 @@ def test_preview_meta_is_the_main_images():
     exif[0x0112] = 8
     exif[0x010F], exif[0x0110] = "Canon", "Canon EOS R6"
     exif.get_ifd(0x8769)[0x9003] = "2023:05:01 10:20:30"
-    data = camera_jpeg(upright((800, 600)), preview=(400, 300), exif=exif.tobytes())
+    data = camera_jpeg(upright((800, 600)), preview=(640, 480), exif=exif.tobytes())
     dec, p = decode_preview(data)
     assert p.orientation == 8
     assert (dec.meta.width, dec.meta.height, dec.meta.orientation) == (600, 800, 8)
@@ -109,9 +109,11 @@ def test_preview_meta_is_the_main_images():
     assert dec.meta == decode_bytes(data).meta
 
 
-def test_a_thumbnail_only_photo_has_no_usable_preview():
-    assert decode_preview(camera_jpeg(upright())) is None
-    assert decode_preview(jpeg_bytes(upright())) is None
+def test_only_a_preview_well_above_the_model_input_stands_in_for_the_photo():
+    assert decode_preview(camera_jpeg(upright())) is None  # a 160x107 thumbnail
+    assert decode_preview(jpeg_bytes(upright())) is None  # no preview at all
+    assert decode_preview(camera_jpeg(upright(), preview=(450, 300)), 224) is None  # 300 < 1.5 x 224
+    assert decode_preview(camera_jpeg(upright(), preview=(450, 300)), 200) is not None
 
 
 @pytest.mark.parametrize("big_endian", [False, True])
@@ -193,7 +195,7 @@ def test_an_ifd_loop_ends():
 
 
 def test_a_preview_over_a_too_large_photo_is_refused_like_the_photo():
-    data = bytearray(camera_jpeg(upright((600, 400)), preview=(450, 300)))
+    data = bytearray(camera_jpeg(upright((900, 600)), preview=(600, 400)))
     assert decode_preview(bytes(data)) is not None
     sof = data.index(b"\xff\xc0", data.index(b"MPF\x00"))  # the main image's, not the thumbnail's
     struct.pack_into(">HH", data, sof + 5, 20000, 30000)  # the main image claims 600 MP
