@@ -201,3 +201,26 @@ def test_a_preview_over_a_too_large_photo_is_refused_like_the_photo():
     struct.pack_into(">HH", data, sof + 5, 20000, 30000)  # the main image claims 600 MP
     with pytest.raises(UnreadableImage, match="too large"):
         decode_preview(bytes(data))
+
+
+def test_the_worker_decodes_corrupt_camera_files_from_a_preview_or_in_full_or_says_why(tmp_path):
+    from photoclust_app.core.ingest.decode_pool import DecodeJob, decode_for_worker
+
+    rng = np.random.default_rng(2)
+    data = camera_jpeg(upright((900, 600)), preview=(600, 400))
+    path = tmp_path / "cam.jpg"
+    outcomes = set()
+    for i in range(120):
+        bad = bytearray(data)
+        if i % 3 == 0:
+            bad = bad[: int(rng.integers(0, len(bad)))]
+        else:
+            for at in rng.integers(0, len(bad), 8):
+                bad[at] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(bad))
+        res = decode_for_worker(DecodeJob(str(path), "cam.jpg", 224, 256, preview=True))
+        assert (res.decoded is None) == (res.reason is not None)
+        if res.decoded is not None:
+            assert res.decoded.pixels.shape == (224, 224, 3) and 1 <= res.decoded.meta.orientation <= 8
+        outcomes.add((res.decoded is not None, res.from_preview))
+    assert (True, True) in outcomes and (False, False) in outcomes
