@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--workers", type=int, default=None, help="decode processes (default: by CPU count)")
+    s.add_argument("--previews", choices=["auto", "yes", "no"], default="auto",
+                   help="embed from the photos' embedded previews first, full decodes after "
+                        "(auto: for 1000 or more photos to decode)")
 
     s = sub.add_parser("cluster", help="group indexed photos (UMAP + a cluster hierarchy), lay out the map, "
                                         "suggest names; the granularity is kept, and the window shares it")
@@ -142,7 +145,8 @@ def cmd_index(args) -> int:
     pipeline.warm_placement()
     bar = TerminalProgress()
     report = index_folder(args.folder, model=args.model, device=args.device, batch_size=args.batch_size,
-                          workers=args.workers, progress=bar)
+                          workers=args.workers, progress=bar,
+                          previews={"auto": None, "yes": True, "no": False}[args.previews])
     bar.finish()
     if report.notice:
         print(report.notice, file=sys.stderr)
@@ -157,8 +161,28 @@ def cmd_index(args) -> int:
         print(f"{len(report.skipped)} skipped:")
         for s in report.skipped:
             print(f"  {printable_path(s.relpath)}: {s.reason}")
+    if report.from_preview:
+        print(f"{report.from_preview} photos were embedded from their embedded previews; refining them from "
+              "the full photos now (clusters stay as they are; Ctrl+C stops, the next index continues).")
     _after_index(args.folder)
+    _refine(args)  # also what an interrupted earlier run left
     return 0
+
+
+def _refine(args) -> None:
+    """Full decodes for the photos embedded from previews (by this run or an interrupted one)."""
+    from photoclust_app.core.ingest.refine import refine_previews
+    from photoclust_app.core.store.library import Library
+    from photoclust_app.terminal_progress import TerminalProgress
+
+    bar = TerminalProgress()
+    with Library.open(args.folder) as lib:
+        done = refine_previews(lib, device=args.device, batch_size=args.batch_size, workers=args.workers,
+                               progress=bar)
+    bar.finish()
+    if done.pending:
+        print(f"{done.refined} of {done.pending} preview vectors refined from the full photos"
+              + (f"; {done.failed} could not be decoded in full and keep theirs." if done.failed else "."))
 
 
 def _after_index(folder: str) -> None:

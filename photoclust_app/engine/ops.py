@@ -47,6 +47,17 @@ def index(progress, cancel, folder: str, model: str, device: str, options: dict,
                 batches.flush()
 
 
+def refine(progress, cancel, folder: str, device: str, options: dict):
+    """Full decodes for the photos a first pass embedded from their previews (ingest/refine.py),
+    with the library's own model."""
+    from photoclust_app.core.ingest.refine import refine_previews
+    from photoclust_app.core.store.library import Library
+
+    with Library.open(folder, delegate=True) as lib:
+        return refine_previews(lib, device=device, progress=progress, cancel=cancel,
+                               **{k: v for k, v in options.items() if k in ("batch_size", "workers")})
+
+
 def cluster(progress, cancel, folder: str, device: str, **kw):
     """A clustering plan (applied by the window, undoably); KW is pipeline.compute's (groups,
     level, min_cluster_size, reuse)."""
@@ -84,6 +95,6 @@ def place(progress, cancel, folder: str):
         return pipeline.compute_placement(lib)
 
 
-HANDLERS = {"index": index, "cluster": cluster, "split": split, "place": place, "split_by_example": split_by_example}
+HANDLERS = {"index": index, "refine": refine, "cluster": cluster, "split": split, "place": place, "split_by_example": split_by_example}
 # Ops that check cancel between batches get a grace period; the others are killed at once.
-GRACE = {"index": INDEX_CANCEL_GRACE_S}
+GRACE = {"index": INDEX_CANCEL_GRACE_S, "refine": INDEX_CANCEL_GRACE_S}

@@ -39,13 +39,24 @@ def _warm_map_imports() -> None:
 
 def open_folder_job(lib: Library, generation: Callable[[], int], engine: Engine, *, model: str, device: str,
                     index: bool = True, cluster: bool = True, index_options: dict | None = None):
-    """Saved state first (shown at once), then index what changed, then cluster if needed.
-    Partial results: "state" (generation, SessionState), "live" (LiveBatch: photos committed
-    by the index so far, with provisional map positions), "skipped" [Skip], "index_report",
-    "plan" (ClusteringPlan, undoable), "placement" (PlacementPlan: a few new photos join the
-    clusters as they are), "cluster_error" sentence."""
+    """Saved state first (shown at once), then index what changed, then cluster if needed, then
+    (after a first pass from embedded previews) refine the vectors by full decodes, which
+    changes nothing on screen. Partial results: "state" (generation, SessionState), "live"
+    (LiveBatch: photos committed by the index so far, with provisional map positions),
+    "skipped" [Skip], "index_report", "plan" (ClusteringPlan, undoable), "placement"
+    (PlacementPlan: a few new photos join the clusters as they are), "cluster_error" sentence."""
 
     def job(ctx):
+        report = first_pass(ctx)
+        if report is not None and not ctx.cancelled():  # this run's previews, or an interrupted run's
+            try:
+                engine.call("refine", str(lib.folder), device, dict(index_options or {}), progress=ctx.progress,
+                            cancel=ctx.cancelled)
+            except PhotoclustError as err:  # Cancelled included: the rest is refined next time
+                log.info("Refining preview vectors stopped: %s", err)
+        return report
+
+    def first_pass(ctx):
         _warm_map_imports()
         _send_state(ctx, lib, generation)
         if not index:

@@ -23,7 +23,7 @@ from photoclust_app.gui.tasks.stage_eta import STAGES as CLUSTER_STAGES, StageEs
 STAGE_NAMES = {"scan": "Finding photos", "hash": "Checking for changes", "index": "Indexing",
                "cluster": "Clustering", "umap": "Reducing", "hdbscan": "Clustering", "layout": "Laying out the map",
                "names": "Naming clusters", "split": "Splitting", "neighbours": "Finding neighbours",
-               "reduce": "Reducing"}
+               "reduce": "Reducing", "refine": "Refining from the full photos"}
 INDEX_STAGES = ("scan", "hash", "index", "colour")
 ETA_STEPS = 1000        # the bar's range while the clock drives it
 ETA_TICK_MS = 200

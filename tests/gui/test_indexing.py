@@ -253,3 +253,29 @@ def test_missing_photos_are_shown_as_missing_and_keep_their_cluster(make_window,
     idx = win.grid_model.index(row)
     assert "(missing)" in idx.data(Qt.ItemDataRole.DisplayRole)
     assert "did not find" in idx.data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_a_first_pass_from_previews_is_clustered_then_refined_without_moving_anything(make_window, photo_folder,
+                                                                                      qtbot):
+    from PIL import Image
+
+    from camera_files import camera_jpeg
+
+    for p in sorted(photo_folder.glob("*.jpg")):  # camera files: a 160x120 preview covers tiny-test's 64 px
+        with Image.open(p) as im:
+            main = im.convert("RGB").resize((320, 240))
+        p.write_bytes(camera_jpeg(main, preview=(160, 120)))
+    win = make_window(index_options={"workers": 0, "batch_size": 8, "previews": True})
+    stages = []
+    win.runner.progress.connect(lambda d, t, s: stages.append(s))
+    args = open_and_wait(qtbot, win, photo_folder)
+    assert args == ["open", "finished"]
+    assert win.last_report.from_preview == 30
+    assert "refine" in stages and stages.index("refine") > stages.index("index")
+    assert sql(win.library, "SELECT COUNT(*) FROM embeddings WHERE from_preview=1") == [(0,)]
+    assert win.library.last_clustering() is not None  # clustered from the previews, applied
+    shown = {pid: win.session.cluster_of(pid) for pid in win.library.relpaths()}
+    assert shown == win.library.assignments() and len(set(shown.values()) - {None}) >= 2
+    with qtbot.waitSignal(win.taskEnded, timeout=TASK_TIMEOUT_MS) as sig:
+        win.reindex()  # nothing to refine or re-cluster: the clusters stay
+    assert sig.args == ["open", "finished"] and win.library.assignments() == shown

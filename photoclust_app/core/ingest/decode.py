@@ -119,15 +119,18 @@ def decode_photo(path: str | os.PathLike, input_size: int = 224, thumb_size: int
         raise UnreadableImage(os_error_reason(err)) from err
 
 
-def decode_bytes(data: bytes | io.BufferedIOBase, input_size: int = 224, thumb_size: int = 256) -> Decoded:
-    """Decode an in-memory file (or an open binary file); same contract as decode_photo."""
+def decode_bytes(data: bytes | io.BufferedIOBase, input_size: int = 224, thumb_size: int = 256, *,
+                 like: PhotoMeta | None = None) -> Decoded:
+    """Decode an in-memory file (or an open binary file); same contract as decode_photo.
+    LIKE: the photo's own meta when DATA is its embedded preview (ingest/preview.py): its
+    orientation is applied and it is returned as the meta, whatever the preview's EXIF says."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         if len(data) == 0:
             raise UnreadableImage("empty file (0 bytes)")
         data = io.BytesIO(data)
     _ensure_plugins()
     try:
-        return _decode(data, input_size, thumb_size)
+        return _decode(data, input_size, thumb_size, like)
     except UnreadableImage:
         raise
     except MemoryError as err:
@@ -147,7 +150,7 @@ def _bomb_reason(err: Exception) -> UnreadableImage:
     return UnreadableImage(f"too large ({got}, limit {MAX_PIXELS // 1_000_000} MP)")
 
 
-def _decode(fp, input_size: int, thumb_size: int) -> Decoded:
+def _decode(fp, input_size: int, thumb_size: int, like: PhotoMeta | None = None) -> Decoded:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -175,7 +178,10 @@ def _decode(fp, input_size: int, thumb_size: int) -> Decoded:
             raise UnreadableImage(f"truncated or corrupt {fmt} data") from err
         # EXIF after load(): Pillow's TIFF loader (like pillow-heif) applies the rotation
         # itself and drops the tag, so reading it earlier would rotate twice.
-        orientation, taken_at, taken_source, camera = read_exif_meta(im)
+        if like is None:
+            orientation, taken_at, taken_source, camera = read_exif_meta(im)
+        else:
+            orientation = like.orientation
         rgb = _to_rgb(im)
         factor = min(rgb.size) // need
         if factor >= 2:  # PNG/TIFF/HEIC have no draft: a cheap box reduction first
@@ -184,11 +190,40 @@ def _decode(fp, input_size: int, thumb_size: int) -> Decoded:
             rgb = rgb.transpose(_TRANSPOSE[orientation])
         pixels, thumb = _model_input(rgb, input_size), _thumbnail(rgb, thumb_size)
         colour = colour_descriptor(rgb)
+    if like is not None:
+        return Decoded(pixels, thumb, like, colour)
     if orientation >= 5:
         w, h = h, w
     meta = PhotoMeta(width=w, height=h, orientation=orientation, taken_at=taken_at, camera=camera,
                      taken_source=taken_source)
     return Decoded(pixels, thumb, meta, colour)
+
+
+def header_meta(data: bytes) -> PhotoMeta:
+    """The photo's meta from its header and EXIF alone (no pixel is decoded); raises
+    UnreadableImage for what decode_bytes would refuse before decoding."""
+    _ensure_plugins()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError as err:
+            raise UnreadableImage("not an image (unrecognised format)") from err
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            raise _bomb_reason(err) from err
+        except Exception as err:
+            raise UnreadableImage("not an image (unreadable header)") from err
+    with im:
+        w, h = im.size
+        if w * h > MAX_PIXELS:
+            raise _too_large(w, h)
+        if w <= 0 or h <= 0:
+            raise UnreadableImage("not an image (zero-sized)")
+        orientation, taken_at, taken_source, camera = read_exif_meta(im)
+    if orientation >= 5:
+        w, h = h, w
+    return PhotoMeta(width=w, height=h, orientation=orientation, taken_at=taken_at, camera=camera,
+                     taken_source=taken_source)
 
 
 def _model_input(im: Image.Image, s: int) -> np.ndarray:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from photoclust_app.core.ingest.decode import IN_MEMORY_LIMIT, Decoded, decode_bytes, os_error_reason
+from photoclust_app.core.ingest.preview import decode_preview
 from photoclust_app.core.errors import UnreadableImage
 from photoclust_app.core.ingest.quickhash import quick_hash, quick_hash_bytes
 from photoclust_app.core.records import PhotoRecord
@@ -41,6 +42,7 @@ class DecodeJob:
     input_size: int = 224
     thumb_size: int = 256
     quick_hash: str | None = None  # known already (move detection hashed it)
+    preview: bool = False  # decode the embedded preview when it covers the model input (ingest/preview.py)
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,12 @@ class DecodeResult:
     decoded: Decoded | None = None
     reason: str | None = None
     changed_while_reading: bool = False
+    from_preview: bool = False  # decoded is the embedded preview's
 
 
 def decode_for_worker(job: DecodeJob) -> DecodeResult:
     """Stat, read, hash and decode one file; never raises (top-level, picklable)."""
-    record = None
+    record, got = None, None
     try:
         st = os.stat(job.path)
         # The stat observed BEFORE reading is what gets stored: if the file is rewritten
@@ -72,7 +75,8 @@ def decode_for_worker(job: DecodeJob) -> DecodeResult:
             except OSError as err:
                 raise UnreadableImage(os_error_reason(err)) from err
             qh = job.quick_hash or quick_hash_bytes(data)
-            decoded = decode_bytes(data, job.input_size, job.thumb_size)
+            got = decode_preview(data, job.input_size, job.thumb_size) if job.preview else None
+            decoded = got[0] if got is not None else decode_bytes(data, job.input_size, job.thumb_size)
         else:
             try:
                 qh = job.quick_hash or quick_hash(job.path)
@@ -85,7 +89,7 @@ def decode_for_worker(job: DecodeJob) -> DecodeResult:
             changed = (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns)
         except OSError:
             changed = True
-        return DecodeResult(job.relpath, record, qh, decoded, None, changed)
+        return DecodeResult(job.relpath, record, qh, decoded, None, changed, got is not None)
     except UnreadableImage as err:
         return DecodeResult(job.relpath, record, reason=str(err))
     except OSError as err:

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 THUMB_SIZE = 256
 CommitFn = Callable[[list[int], list[str], np.ndarray], None]
 SMALL_JOB = 4  # this many files or fewer are decoded in-process: no pool start-up
+# A folder with this many photos to decode is indexed in two passes: embedded previews first
+# (ingest/preview.py; ~5x less decode CPU per 12-MP JPEG), full decodes after (ingest/refine.py).
+PREVIEW_FIRST = 1000
 
 
 @dataclass
@@ -46,6 +49,7 @@ class IndexReport:
     seconds: float = 0.0
     model: str = ""
     notice: str | None = None  # e.g. the CLIP -> lite fallback sentence
+    from_preview: int = 0  # embedded from the file's preview; ingest/refine.py decodes them in full later
 
 
 @dataclass
@@ -133,16 +137,19 @@ def _detect_moves(d: _Diff, folder: Path, progress: ProgressFn, cancel: CancelFn
 
 def index_folder(folder, *, model: str = "clip", device: str = "auto", batch_size: int = 32,
                  workers: int | None = None, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                 embedder=None, library: Library | None = None, on_commit: CommitFn | None = None) -> IndexReport:
+                 embedder=None, library: Library | None = None, on_commit: CommitFn | None = None,
+                 previews: bool | None = None) -> IndexReport:
     """Index FOLDER incrementally into its library; raises Cancelled after keeping finished batches.
-    ON_COMMIT(photo ids, relpaths, vectors) hears of each batch once it is committed."""
+    ON_COMMIT(photo ids, relpaths, vectors) hears of each batch once it is committed.
+    PREVIEWS: embed from embedded previews where they are large enough (None: when at least
+    PREVIEW_FIRST photos are to be decoded); refine_previews() then finishes the job."""
     t0 = time.perf_counter()
     progress = progress or no_progress
     folder = Path(folder).expanduser().resolve()
     lib = library if library is not None else Library.open(folder)
     try:
         return _index(lib, lib.folder, model, device, batch_size, workers, progress, cancel, embedder, t0,
-                      on_commit)
+                      on_commit, previews)
     finally:
         if library is None:
             lib.close()
@@ -150,7 +157,7 @@ def index_folder(folder, *, model: str = "clip", device: str = "auto", batch_siz
 
 def _index(lib: Library, folder: Path, model: str, device: str, batch_size: int, workers: int | None,
            progress: ProgressFn, cancel: CancelFn | None, embedder, t0: float,
-           on_commit: CommitFn | None = None) -> IndexReport:
+           on_commit: CommitFn | None = None, previews: bool | None = None) -> IndexReport:
     from photoclust_app.core.embed import create_embedder, model_name
 
     progress(0, 0, "scan")
@@ -203,8 +210,10 @@ def _index(lib: Library, folder: Path, model: str, device: str, batch_size: int,
     todo.sort(key=lambda r: r.relpath)
 
     if todo:
-        report.embedded = _decode_and_embed(lib, folder, todo, hashes, embedder, batch_size, workers, device,
-                                            progress, cancel, on_commit)
+        use_previews = len(todo) >= PREVIEW_FIRST if previews is None else bool(previews)
+        report.embedded, report.from_preview = _decode_and_embed(lib, folder, todo, hashes, embedder, batch_size,
+                                                                 workers, device, progress, cancel, on_commit,
+                                                                 use_previews)
     from photoclust_app.core.ingest.colour_backfill import backfill_colours
 
     backfill_colours(lib, progress=progress, cancel=cancel)  # photos indexed before colours existed
@@ -223,7 +232,9 @@ def _all_skips(lib: Library, scan_skips: Iterable[Skip]) -> list[Skip]:
 
 def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashes: dict[str, str], embedder,
                       batch_size: int, workers: int | None, device: str, progress: ProgressFn,
-                      cancel: CancelFn | None, on_commit: CommitFn | None = None) -> int:
+                      cancel: CancelFn | None, on_commit: CommitFn | None = None,
+                      previews: bool = False) -> tuple[int, int]:
+    """(photos embedded, of which from their embedded preview)."""
     from photoclust_app.core.embed.device import cpu_count, torch_threads
 
     batch_size = max(1, int(batch_size))
@@ -232,8 +243,8 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
     if workers is None and len(todo) <= SMALL_JOB:
         n_workers = 0
     jobs = (DecodeJob(os.path.join(folder, r.relpath), r.relpath, embedder.input_size, THUMB_SIZE,
-                      hashes.get(r.relpath)) for r in todo)
-    total, done, embedded = len(todo), 0, 0
+                      hashes.get(r.relpath), previews) for r in todo)
+    total, done, embedded, from_preview = len(todo), 0, 0, 0
     by_path = {r.relpath: r for r in todo}
     ok: list[DecodeResult] = []
     bad: list[tuple[PhotoRecord, str]] = []
@@ -252,8 +263,8 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
                                                                  or pool.decoded_ahead() >= batch_size)
             with torch_threads(cores if boost else None):
                 vectors = embedder.embed(np.stack([r.decoded.pixels for r in ok]))
-            items = [IndexedPhoto(r.record, r.quick_hash, r.decoded.meta, r.decoded.thumbnail, v, r.decoded.colour)
-                     for r, v in zip(ok, vectors)]
+            items = [IndexedPhoto(r.record, r.quick_hash, r.decoded.meta, r.decoded.thumbnail, v, r.decoded.colour,
+                                  r.from_preview) for r, v in zip(ok, vectors)]
         timing["embed"] += time.perf_counter() - t
         t = time.perf_counter()
         ids: list[int] = []
@@ -265,6 +276,8 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
         timing["store"] += time.perf_counter() - t
         if ids and on_commit is not None:
             on_commit(ids, [it.record.relpath for it in items], np.asarray(vectors))
+        nonlocal from_preview
+        from_preview += sum(it.from_preview for it in items)
         n = len(items)
         ok.clear()
         bad.clear()
@@ -300,4 +313,4 @@ def _decode_and_embed(lib: Library, folder: Path, todo: list[PhotoRecord], hashe
     log.info("Indexed %d photos in %.1f s with %d decode workers and %s torch threads: waiting for decodes "
              "%.1f s, embedding %.1f s, storing %.1f s", total, time.perf_counter() - t_start, n_workers,
              threads or "default", timing["wait"], timing["embed"], timing["store"])
-    return embedded
+    return embedded, from_preview

@@ -33,6 +33,7 @@ class IndexedPhoto:
     thumbnail: bytes
     vector: np.ndarray
     colour: np.ndarray | None = None  # ingest/colour.py's histogram, when the decode made one
+    from_preview: bool = False  # decoded from the file's embedded preview (ingest/refine.py)
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ class PhotoStore:
                      m.taken_at, m.camera, now, m.taken_source),
                 ).fetchone()[0]
                 vec = np.ascontiguousarray(it.vector, dtype=np.float16)
-                c.execute("INSERT OR REPLACE INTO embeddings(photo_id, model, vector) VALUES(?,?,?)",
-                          (pid, model, vec.tobytes()))
+                c.execute("INSERT OR REPLACE INTO embeddings(photo_id, model, vector, from_preview) VALUES(?,?,?,?)",
+                          (pid, model, vec.tobytes(), int(it.from_preview)))
                 c.execute("INSERT OR REPLACE INTO thumbnails(photo_id, jpeg) VALUES(?,?)", (pid, it.thumbnail))
                 if it.colour is not None:
                     c.execute("INSERT OR REPLACE INTO colours(photo_id, hist) VALUES(?,?)",
@@ -87,9 +88,13 @@ class PhotoStore:
                 c.execute("DELETE FROM skipped WHERE relpath=?", (key,))
                 ids.append(pid)
             if ids:  # embedding_version: a refreshed vector keeps its row, so count it here
-                c.execute("INSERT INTO meta(key, value) VALUES(?, '1') ON CONFLICT(key) DO UPDATE"
-                          " SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)", (GENERATION_KEY,))
+                self._bump_generation(c)
         return ids
+
+    @staticmethod
+    def _bump_generation(c) -> None:
+        c.execute("INSERT INTO meta(key, value) VALUES(?, '1') ON CONFLICT(key) DO UPDATE"
+                  " SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)", (GENERATION_KEY,))
 
     def move_photo(self, photo_id: int, record: PhotoRecord) -> None:
         """A renamed/moved file: same content, new path; keeps embedding and edits."""
@@ -183,6 +188,30 @@ class PhotoStore:
         """How many photos embedded with MODEL were never clustered (new since the last run)."""
         return self._q("SELECT COUNT(*) FROM embeddings e WHERE e.model=? AND NOT EXISTS"
                        " (SELECT 1 FROM assignments a WHERE a.photo_id=e.photo_id)", (model or self.model,)).fetchone()[0]
+
+    def preview_embedded(self, model: str | None = None) -> dict[int, tuple[str, int, int]]:
+        """photo id -> (relpath, size, mtime_ns) of the present photos whose MODEL vector came
+        from an embedded preview: what a refinement pass decodes in full."""
+        rows = self._q("SELECT p.id, p.relpath, p.size, p.mtime_ns FROM embeddings e JOIN photos p ON p.id=e.photo_id"
+                       " WHERE e.model=? AND e.from_preview=1 AND p.missing_since IS NULL ORDER BY p.relpath",
+                       (model or self.model,))
+        return {r[0]: (dec(r[1]), r[2], r[3]) for r in rows}
+
+    def refine_vectors(self, items: Iterable[tuple[int, PhotoRecord, np.ndarray]], model: str) -> int:
+        """Replace preview vectors by full-decode ones, only where the file is still the one the
+        preview came from (same size and mtime) and the vector is still a preview's. Clusters,
+        trees and placements are not touched: the new vectors count from the next re-cluster."""
+        n = 0
+        with self.transaction() as c:
+            for pid, rec, vector in items:
+                vec = np.ascontiguousarray(vector, dtype=np.float16)
+                n += c.execute(
+                    "UPDATE embeddings SET vector=?, from_preview=0 WHERE photo_id=? AND model=? AND from_preview=1"
+                    " AND EXISTS (SELECT 1 FROM photos WHERE id=? AND size=? AND mtime_ns=?)",
+                    (vec.tobytes(), int(pid), model, int(pid), rec.size, rec.mtime_ns)).rowcount
+            if n:  # embedding_version: cached matrices (suggestions, assign-rest) reload
+                self._bump_generation(c)
+        return n
 
     def embedded_ids(self, model: str | None = None) -> np.ndarray:
         """Ids of the photos embedded with MODEL, ascending (the rows embedding_matrix returns)."""

@@ -11,7 +11,7 @@ import sqlite3
 
 from photoclust_app.core.errors import LibraryDamaged, LibraryError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _PHOTOS = """CREATE TABLE {name}(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -170,8 +170,15 @@ CREATE TABLE colours(
 );
 """
 
+# Two-pass indexing (ingest/refine.py): 1 when a vector was embedded from the file's embedded
+# preview (a first pass over a large folder), 0 from the full decode; a refinement replaces the
+# vector in place and clears the flag, so clusters made from preview vectors are never redone by it.
+_V7 = """
+ALTER TABLE embeddings ADD COLUMN from_preview INTEGER NOT NULL DEFAULT 0;
+"""
+
 # Index i upgrades a library from user_version i to i + 1.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6, _V7]
 
 
 def _newer(version: int) -> LibraryError:
