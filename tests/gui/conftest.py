@@ -207,3 +207,20 @@ def opened(make_window, built_folder, qtbot):
     wait_idle(qtbot, win)
     qtbot.waitUntil(lambda: len(win.map_view.photo_ids()) == 42)  # the map updates on a short timer
     return win
+
+
+@pytest.fixture(scope="module")
+def _indexed_template(tmp_path_factory):
+    """30 photos (3 groups) indexed with tiny-test and clustered, through the core API."""
+    from conftest import make_photos
+
+    from photoclust_app.core import pipeline
+    from photoclust_app.core.ingest.index import index_folder
+    from photoclust_app.core.store.library import Library
+
+    folder = tmp_path_factory.mktemp("indexed") / "photos"
+    make_photos(folder, per_group=10)
+    index_folder(folder, model="tiny-test", device="cpu", workers=0)
+    with Library.open(folder) as lib:
+        pipeline.cluster(lib)
+    return folder

@@ -97,23 +97,6 @@ def test_cancel_stops_and_keeps_what_was_done(make_window, photo_folder, qtbot):
     assert win.session.photo_count() == 600
 
 
-@pytest.fixture(scope="module")
-def _indexed_template(tmp_path_factory):
-    """30 photos (3 groups) indexed with tiny-test and clustered, through the core API."""
-    from conftest import make_photos
-
-    from photoclust_app.core.ingest.index import index_folder
-    from photoclust_app.core.store.library import Library
-    from photoclust_app.core import pipeline
-
-    folder = tmp_path_factory.mktemp("indexed") / "photos"
-    make_photos(folder, per_group=10)
-    index_folder(folder, model="tiny-test", device="cpu", workers=0)
-    with Library.open(folder) as lib:
-        pipeline.cluster(lib)
-    return folder
-
-
 @pytest.fixture
 def indexed_folder(tmp_path, _indexed_template):
     dest = tmp_path / "indexed"

@@ -57,23 +57,6 @@ def test_a_first_index_shows_photos_in_grid_and_map_before_it_ends(make_window, 
     assert win.session.new_count() == 0 and "new" not in win.summary_label.text()
 
 
-@pytest.fixture(scope="module")
-def _indexed_template(tmp_path_factory):
-    """30 photos indexed with tiny-test and clustered, through the core API."""
-    from conftest import make_photos
-
-    from photoclust_app.core import pipeline
-    from photoclust_app.core.ingest.index import index_folder
-    from photoclust_app.core.store.library import Library
-
-    folder = tmp_path_factory.mktemp("live-indexed") / "photos"
-    make_photos(folder, per_group=10)
-    index_folder(folder, model="tiny-test", device="cpu", workers=0)
-    with Library.open(folder) as lib:
-        pipeline.cluster(lib)
-    return folder
-
-
 def test_new_photos_appear_near_their_neighbours_and_leave_the_users_work_alone(make_window, tmp_path,
                                                                                  _indexed_template, qtbot):
     folder = tmp_path / "photos"

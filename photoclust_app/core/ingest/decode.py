@@ -150,7 +150,9 @@ def _bomb_reason(err: Exception) -> UnreadableImage:
     return UnreadableImage(f"too large ({got}, limit {MAX_PIXELS // 1_000_000} MP)")
 
 
-def _decode(fp, input_size: int, thumb_size: int, like: PhotoMeta | None = None) -> Decoded:
+def _open(fp, header_errors: tuple = (OSError, SyntaxError, ValueError, EOFError)) -> Image.Image:
+    """Pillow's open with our guards: a decompression bomb, an unknown or unreadable header
+    (HEADER_ERRORS) and a size over MAX_PIXELS or of zero are UnreadableImage sentences."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -159,15 +161,19 @@ def _decode(fp, input_size: int, thumb_size: int, like: PhotoMeta | None = None)
             raise UnreadableImage("not an image (unrecognised format)") from err
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise _bomb_reason(err) from err
-        except (OSError, SyntaxError, ValueError, EOFError) as err:
+        except header_errors as err:
             raise UnreadableImage("not an image (unreadable header)") from err
-    with im:
+    w, h = im.size
+    # Our own guard, independent of whatever Image.MAX_IMAGE_PIXELS holds right now.
+    if w * h > MAX_PIXELS or w <= 0 or h <= 0:
+        im.close()
+        raise _too_large(w, h) if w * h > MAX_PIXELS else UnreadableImage("not an image (zero-sized)")
+    return im
+
+
+def _decode(fp, input_size: int, thumb_size: int, like: PhotoMeta | None = None) -> Decoded:
+    with _open(fp) as im:
         w, h = im.size
-        # Our own guard, independent of whatever Image.MAX_IMAGE_PIXELS holds right now.
-        if w * h > MAX_PIXELS:
-            raise _too_large(w, h)
-        if w <= 0 or h <= 0:
-            raise UnreadableImage("not an image (zero-sized)")
         fmt = im.format or "image"
         need = max(DRAFT_FACTOR * input_size, thumb_size)
         if fmt in ("JPEG", "MPO"):
@@ -203,22 +209,8 @@ def header_meta(data: bytes) -> PhotoMeta:
     """The photo's meta from its header and EXIF alone (no pixel is decoded); raises
     UnreadableImage for what decode_bytes would refuse before decoding."""
     _ensure_plugins()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(io.BytesIO(data))
-        except UnidentifiedImageError as err:
-            raise UnreadableImage("not an image (unrecognised format)") from err
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-            raise _bomb_reason(err) from err
-        except Exception as err:
-            raise UnreadableImage("not an image (unreadable header)") from err
-    with im:
+    with _open(io.BytesIO(data), header_errors=(Exception,)) as im:
         w, h = im.size
-        if w * h > MAX_PIXELS:
-            raise _too_large(w, h)
-        if w <= 0 or h <= 0:
-            raise UnreadableImage("not an image (zero-sized)")
         orientation, taken_at, taken_source, camera = read_exif_meta(im)
     if orientation >= 5:
         w, h = h, w
