@@ -201,11 +201,7 @@ class MapView(QtWidgets.QWidget):
     def set_points(self, photo_ids: np.ndarray, xy: np.ndarray, cluster_ids: np.ndarray, *, fit: bool = True) -> None:
         """Show these photos at xy (n x 2), coloured by cluster (-1: Unsorted), and fit the view
         (unless FIT is False). The current selection is kept for ids still present."""
-        ids = np.asarray(photo_ids, dtype=np.int64).ravel()
-        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        clusters = np.asarray(cluster_ids, dtype=np.int64).ravel()
-        if not (len(ids) == len(xy) == len(clusters)):
-            raise ValueError(f"set_points: {len(ids)} ids, {len(xy)} positions, {len(clusters)} clusters")
+        ids, xy, clusters = _point_arrays("set_points", photo_ids, xy, cluster_ids)
         finite = np.isfinite(xy).all(axis=1)
         if not finite.all():
             log.warning("map: %d photos without a finite position are not shown", int((~finite).sum()))
@@ -225,11 +221,7 @@ class MapView(QtWidgets.QWidget):
         """Show these photos too (photos just indexed), or move them there when shown already,
         without moving the view: O(photos shown) numpy work, no per-point Python. Returns how
         many were new to the map."""
-        ids = np.asarray(photo_ids, dtype=np.int64).ravel()
-        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        clusters = np.asarray(cluster_ids, dtype=np.int64).ravel()
-        if not (len(ids) == len(xy) == len(clusters)):
-            raise ValueError(f"add_points: {len(ids)} ids, {len(xy)} positions, {len(clusters)} clusters")
+        ids, xy, clusters = _point_arrays("add_points", photo_ids, xy, cluster_ids)
         ok = np.isfinite(xy).all(axis=1)
         ids, xy, clusters = ids[ok], xy[ok], clusters[ok]
         if not len(ids):
@@ -548,3 +540,13 @@ class MapView(QtWidgets.QWidget):
         x = at.x() + 16 if at.x() + 16 + size.width() <= self.width() else at.x() - 16 - size.width()
         y = at.y() + 16 if at.y() + 16 + size.height() <= self.height() else at.y() - 16 - size.height()
         self._card.move(max(0, x), max(0, y))
+
+
+def _point_arrays(what: str, photo_ids, xy, cluster_ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, positions n x 2, clusters) as the map stores them; lengths must agree."""
+    ids = np.asarray(photo_ids, dtype=np.int64).ravel()
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    clusters = np.asarray(cluster_ids, dtype=np.int64).ravel()
+    if not (len(ids) == len(xy) == len(clusters)):
+        raise ValueError(f"{what}: {len(ids)} ids, {len(xy)} positions, {len(clusters)} clusters")
+    return ids, xy, clusters
