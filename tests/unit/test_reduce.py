@@ -29,6 +29,18 @@ def test_clustering_space_is_bit_identical_to_umap():
     assert red.info["n_epochs"] == 500 and red.info["shared_graph_map"]
 
 
+def test_nn_descent_on_every_core_gives_umaps_single_thread_result():
+    """From 4,096 photos umap uses NN-descent, which a seed holds to one thread there; ours
+    runs it on every core and must still match the single-threaded fit exactly."""
+    X = blobs(4200, dim=16, seed=4)
+    umap = import_umap()
+    ref = umap.UMAP(n_components=10, n_neighbors=15, min_dist=0.0, metric="cosine", random_state=3, n_jobs=1,
+                    low_memory=True, n_epochs=30).fit_transform(X)
+    red = R.reduce(X, seed=3, n_epochs=30)
+    assert red.knn is not None and red.knn.shape == (4200, 15)
+    assert np.array_equal(ref.astype(np.float32), red.Z)
+
+
 def test_map_from_the_shared_graph_is_deterministic_and_separates():
     X = blobs()
     a, b = R.reduce(X, seed=5, with_map=True), R.reduce(X, seed=5, with_map=True)

@@ -75,7 +75,8 @@ def reduce(X: np.ndarray, *, seed: int = 42, n_components: int = 10, min_dist: f
     epochs = n_epochs if n_epochs is not None else epochs_for(n)
     reducer = _umap_class()(n_components=nc, n_neighbors=nn, min_dist=min_dist, metric="cosine",
                                random_state=int(seed), n_jobs=1, low_memory=True, verbose=False, n_epochs=epochs)
-    reducer._photoclust = {"seed": int(seed), "with_map": with_map, "progress": progress, "cancel": cancel}
+    reducer._photoclust = {"seed": int(seed), "with_map": with_map, "progress": progress, "cancel": cancel,
+                           "jobs": _cores()}
     progress(0, 1, "neighbours")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*n_jobs value.*")
@@ -115,6 +116,13 @@ def _make_class():
         """umap.UMAP whose embedding step (``_fit_embed_data``, umap's documented override
         point) runs simplicial_set_embedding's own steps for the Euclidean, non-densMAP case
         with our epoch loop, and starts the map's run on the same graph."""
+
+        def _validate_parameters(self):
+            """umap holds a seeded fit to one thread; its NN-descent and graph steps give the
+            same result on every core (pynndescent draws per-tree seeds up front; at 100k the
+            graphs were identical), so those run on all cores. Our SGD stays single-threaded."""
+            super()._validate_parameters()
+            self.n_jobs = max(1, int(self._photoclust.get("jobs", 1)))
 
         def _fit_embed_data(self, X, n_epochs, init, random_state, **kwargs):
             opts = self._photoclust
@@ -187,6 +195,12 @@ def fast_spectral(graph, dim: int) -> np.ndarray | None:
         return None
     order = np.argsort(vals)[::-1][1:dim + 1]
     return np.ascontiguousarray(vecs[:, order])
+
+
+def _cores() -> int:
+    from photoclust_app.core.embed.device import cpu_count
+
+    return cpu_count()
 
 
 def _unit_box(emb: np.ndarray) -> np.ndarray:
