@@ -176,3 +176,31 @@ def test_the_result_grid_model_passes_the_model_tester(opened, qtbot, qtmodeltes
     _search(win, qtbot, "r0")
     win.select_clusters([win.session.cluster_ids()[1]])  # leaves the results
     assert win.grid_model.rowCount() == 12
+
+
+def test_building_the_search_index_warms_a_clip_text_tower_and_never_fails():
+    """The first text query must not pay for loading CLIP's text tower: the index's thread
+    prepares it; the fixed-vocabulary model has none, and a failure is left for the query."""
+    from photoclust_app.gui.search_results import _warm_text_tower
+
+    class Emb:
+        calls = 0
+
+        def prepare_text_tower(self):
+            Emb.calls += 1
+            return "onnxruntime"
+
+    class Searcher:
+        def __init__(self, limited, emb):
+            self.offline_limited, self._emb = limited, emb
+
+        def embedder(self):
+            if isinstance(self._emb, Exception):
+                raise self._emb
+            return self._emb
+
+    _warm_text_tower(Searcher(False, Emb()))
+    assert Emb.calls == 1
+    _warm_text_tower(Searcher(True, Emb()))
+    assert Emb.calls == 1
+    _warm_text_tower(Searcher(False, RuntimeError("no weights offline")))  # no exception escapes
