@@ -102,17 +102,14 @@ def warm_up() -> float:
     import numpy as np
 
     t0 = time.perf_counter()
-    umap = import_umap()
+    import_umap()
+    from photoclust_app.core.clustering.reduce import reduce
+
     rng = np.random.default_rng(0)
     small = rng.normal(size=(64, 16)).astype(np.float32)
     big = rng.normal(size=(4200, 4)).astype(np.float32)  # >= 4096 rows: the NN-descent path
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for X, epochs in ((small, None), (big, 2)):
-            for dim, min_dist in ((10, 0.0), (2, 0.1)):
-                umap.UMAP(n_components=dim, n_neighbors=15, min_dist=min_dist, metric="cosine",
-                          random_state=0, n_jobs=1, n_epochs=epochs, init="random").fit(X)
-        from photoclust_app.core.clustering.reduce import reduce
-
-        reduce(small, seed=0, with_map=True, n_epochs=20).layout()  # our nogil epoch kernel
+        for X in (small, big):  # the path every clustering and map takes (reduce.py)
+            reduce(X, seed=0, with_map=True, n_epochs=2).layout()
     return time.perf_counter() - t0

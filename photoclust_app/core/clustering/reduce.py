@@ -35,6 +35,7 @@ N_NEIGHBORS = 15
 MAP_MIN_DIST = 0.1  # the map: dots of one cluster must not collapse onto one pixel
 LARGE = 10_000  # above this many photos: LARGE_EPOCHS, and the faster spectral solve (see epochs_for)
 LARGE_EPOCHS = 100
+SPECTRAL_NCV = 64
 
 _KERNEL = None
 _CLASS = None
@@ -173,7 +174,8 @@ def fast_spectral(graph, dim: int) -> np.ndarray | None:
     Laplacian I - D^-1/2 A D^-1/2), solved as the largest of D^-1/2 A D^-1/2: ARPACK reaches
     the top of a spectrum in far fewer iterations than its bottom ("SM"), and the eigenvectors
     are the same (at 100k photos the subspaces agreed to cosine 1.0000; 23 s against 48 s on a
-    busy machine). None (use umap's) when the graph falls apart in pieces, which umap lays
+    busy machine). SPECTRAL_NCV Lanczos vectors, not umap's sqrt(n) = 316: 2.7 s against 5.5 s
+    quiet at 100k, subspace cosine 0.99995. None (use umap's) when the graph falls apart in pieces, which umap lays
     out piece by piece, or when the solver fails."""
     import scipy.sparse as sp
     from scipy.sparse.csgraph import connected_components
@@ -189,7 +191,7 @@ def fast_spectral(graph, dim: int) -> np.ndarray | None:
     N = inv @ graph @ inv
     try:
         vals, vecs = eigsh(N, dim + 1, which="LA", tol=1e-4, v0=np.ones(n),
-                           ncv=max(2 * dim + 1, int(np.sqrt(n))), maxiter=n * 5)
+                           ncv=min(n - 1, max(2 * dim + 1, SPECTRAL_NCV)), maxiter=n * 5)
     except Exception:  # ArpackNoConvergence or worse: umap's own path handles it
         log.debug("fast spectral init failed; using umap's", exc_info=True)
         return None
