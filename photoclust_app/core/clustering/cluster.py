@@ -121,8 +121,8 @@ def cluster_vectors(
         progress(1, 1, "cluster")
         check_cancel(cancel)
     except BaseException:
-        if reduction is not None and reduction._map is not None:
-            reduction._map.stop()
+        if reduction is not None:
+            reduction.stop()
         raise
     if layout:
         xy = reduction.layout(progress, cancel) if reduction is not None else None

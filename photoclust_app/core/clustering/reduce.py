@@ -62,6 +62,11 @@ class Reduction:
         """The 2-D map of the same graph (waits for its thread), or None when none was asked."""
         return None if self._map is None else self._map.result(progress, cancel)
 
+    def stop(self) -> None:
+        """End the map's run (an error or cancel after the reduction): no thread outlives it."""
+        if self._map is not None:
+            self._map.stop()
+
 
 def reduce(X: np.ndarray, *, seed: int = 42, n_components: int = 10, min_dist: float = 0.0,
            with_map: bool = False, n_epochs: int | None = None, progress: ProgressFn | None = None,
