@@ -13,7 +13,7 @@ cores work and the result stays deterministic. The 10-d result is bit-identical 
 ours, so it reports progress per epoch and stops between epochs when cancelled.
 
 The epoch kernel is umap's ``_optimize_layout_euclidean_single_epoch`` (a private function:
-the umap-learn pin in pyproject.toml and the bit-identity test guard it).
+the umap-learn <0.6 bound in pyproject.toml and the bit-identity test guard it).
 """
 from __future__ import annotations
 
